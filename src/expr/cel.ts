@@ -1,0 +1,296 @@
+/**
+ * CEL through @marcbachmann/cel-js, made safe for untrusted data:
+ * - every scope value is converted to plain null-prototype data first, so `__proto__`,
+ *   `constructor` and `prototype` name nothing of the host (and the library only reads own keys);
+ * - every evaluation runs under a budget of steps, string and list sizes, and wall time.
+ */
+import { Environment } from '@marcbachmann/cel-js';
+import type { ASTNode } from '@marcbachmann/cel-js';
+
+/** The names an expression may start from (DESIGN.md section 3). */
+export const SCOPE_ROOTS = [
+  'inputs',
+  'vars',
+  'secrets',
+  'env',
+  'tasks',
+  'run',
+  'event',
+  'item',
+  'index',
+  'response',
+  'result',
+] as const;
+export type ScopeRoot = (typeof SCOPE_ROOTS)[number];
+
+export interface Budget {
+  /** Evaluation steps (AST node visits, plus one per 64 characters of every string produced). */
+  readonly maxCost: number;
+  /** Wall-clock time for one evaluation. */
+  readonly maxMillis: number;
+  /** Longest string any step may produce. */
+  readonly maxStringLength: number;
+  /** Longest list any step may produce. */
+  readonly maxListLength: number;
+}
+
+/** Kubernetes-like: 1,000,000 cost units or 100 ms, whichever comes first (RELIABILITY.md 4.7). */
+export const DEFAULT_BUDGET: Budget = Object.freeze({
+  maxCost: 1_000_000,
+  maxMillis: 100,
+  maxStringLength: 1024 * 1024,
+  maxListLength: 100_000,
+});
+
+export type ExpressionErrorKind = 'syntax' | 'type' | 'budget' | 'evaluation';
+
+/** An expression that cannot be parsed, checked or evaluated. `offset` is inside the expression source. */
+export class ExpressionError extends Error {
+  readonly kind: ExpressionErrorKind;
+  readonly offset: number;
+  constructor(kind: ExpressionErrorKind, message: string, offset = 0) {
+    super(message);
+    this.name = 'ExpressionError';
+    this.kind = kind;
+    this.offset = offset;
+  }
+}
+
+const PARSE_LIMITS = {
+  maxAstNodes: 2_000,
+  maxDepth: 48,
+  maxListElements: 1_000,
+  maxMapEntries: 1_000,
+  maxCallArguments: 16,
+};
+
+let environment: Environment | undefined;
+
+function getEnvironment(): Environment {
+  if (environment === undefined) {
+    installBudgetHook();
+    const env = new Environment({
+      unlistedVariablesAreDyn: false,
+      homogeneousAggregateLiterals: false,
+      enableOptionalTypes: true,
+      limits: PARSE_LIMITS,
+    });
+    for (const root of SCOPE_ROOTS) env.registerVariable(root, 'dyn');
+    environment = env;
+  }
+  return environment;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The budget. cel-js evaluates synchronously and routes every child evaluation through one
+// method, `Evaluator.prototype.run`; it has no cost limit of its own. We reach that prototype
+// once through a probe function (handlers are called with the evaluator as `this`) and wrap it
+// to count steps while a budget is active. test/expr-safety.test.ts proves the hook still stops
+// every cost bomb, so a library change that bypasses it fails the suite instead of going unnoticed.
+
+interface ActiveBudget {
+  readonly budget: Budget;
+  readonly deadline: number;
+  cost: number;
+  exceeded: string | undefined;
+}
+
+let active: ActiveBudget | undefined;
+let hookInstalled = false;
+
+class BudgetExceeded extends Error {}
+
+function exceed(b: ActiveBudget, why: string): never {
+  b.exceeded ??= why;
+  throw new BudgetExceeded(b.exceeded);
+}
+
+function installBudgetHook(): void {
+  if (hookInstalled) return;
+  let proto: { run: (ast: unknown, ctx: unknown) => unknown } | undefined;
+  new Environment()
+    .registerFunction('rivetProbe(): bool', function (this: object) {
+      proto = Object.getPrototypeOf(this) as typeof proto;
+      return true;
+    })
+    .evaluate('rivetProbe()');
+  if (proto === undefined || typeof proto.run !== 'function') {
+    throw new Error('cel-js changed: cannot install the evaluation budget');
+  }
+  const original = proto.run;
+  proto.run = function run(this: unknown, ast: unknown, ctx: unknown): unknown {
+    const b = active;
+    if (b === undefined) return original.call(this, ast, ctx);
+    if (b.exceeded !== undefined) throw new BudgetExceeded(b.exceeded);
+    if (++b.cost > b.budget.maxCost) exceed(b, `cost budget of ${b.budget.maxCost} steps exceeded`);
+    if ((b.cost & 1023) === 0 && performance.now() > b.deadline) {
+      exceed(b, `time budget of ${b.budget.maxMillis} ms exceeded`);
+    }
+    const result = original.call(this, ast, ctx);
+    if (typeof result === 'string') {
+      if (result.length > b.budget.maxStringLength) {
+        exceed(b, `a string of more than ${b.budget.maxStringLength} characters was produced`);
+      }
+      b.cost += result.length >> 6;
+    } else if (Array.isArray(result) && result.length > b.budget.maxListLength) {
+      exceed(b, `a list of more than ${b.budget.maxListLength} items was produced`);
+    }
+    return result;
+  };
+  hookInstalled = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface CompiledExpression {
+  readonly source: string;
+  readonly ast: ASTNode;
+  /** Evaluates against plain JSON data; returns plain JSON data. */
+  evaluate(scope: Readonly<Record<string, unknown>>, budget?: Budget): unknown;
+}
+
+interface CelErrorShape {
+  message?: string;
+  code?: string;
+  node?: { start?: number; pos?: number };
+  range?: { start?: number };
+}
+
+function errorOffset(err: CelErrorShape): number {
+  return err.range?.start ?? err.node?.start ?? err.node?.pos ?? 0;
+}
+
+function firstLine(message: string | undefined): string {
+  return (message ?? 'invalid expression').split('\n')[0]!.trim();
+}
+
+const cache = new Map<string, CompiledExpression>();
+
+/** Parses a CEL expression. Throws ExpressionError (kind `syntax`) with the offset of the problem. */
+export function compileExpression(source: string): CompiledExpression {
+  const hit = cache.get(source);
+  if (hit !== undefined) return hit;
+  const env = getEnvironment();
+  let parsed: ReturnType<Environment['parse']>;
+  try {
+    parsed = env.parse(source);
+  } catch (err) {
+    const e = err as CelErrorShape;
+    throw new ExpressionError('syntax', firstLine(e.message), errorOffset(e));
+  }
+  const compiled: CompiledExpression = {
+    source,
+    ast: parsed.ast,
+    evaluate(scope, budget = DEFAULT_BUDGET) {
+      const context: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+      for (const root of SCOPE_ROOTS) context[root] = Object.hasOwn(scope, root) ? toCel(scope[root]) : null;
+      const b: ActiveBudget = { budget, deadline: performance.now() + budget.maxMillis, cost: 0, exceeded: undefined };
+      const outer = active;
+      active = b;
+      let value: unknown;
+      try {
+        value = parsed(context);
+      } catch (err) {
+        if (b.exceeded !== undefined) throw new ExpressionError('budget', b.exceeded);
+        const e = err as CelErrorShape;
+        throw new ExpressionError('evaluation', firstLine(e.message), errorOffset(e));
+      } finally {
+        active = outer;
+      }
+      if (b.exceeded !== undefined) throw new ExpressionError('budget', b.exceeded);
+      return fromCel(value);
+    },
+  };
+  if (cache.size > 10_000) cache.clear();
+  cache.set(source, compiled);
+  return compiled;
+}
+
+/**
+ * Type-checks an expression with every scope root as `dyn`: finds unknown functions, wrong arity
+ * and operators on incompatible literal types. Returns undefined when it checks.
+ */
+export function typeCheck(source: string): ExpressionError | undefined {
+  const result = getEnvironment().check(source);
+  if (result.valid) return undefined;
+  const e = result.error as CelErrorShape;
+  return new ExpressionError('type', firstLine(e.message), errorOffset(e));
+}
+
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * JSON-like data to CEL values: integers become int (bigint), objects become null-prototype
+ * copies holding only own enumerable data. Anything else (functions, class instances, symbols)
+ * never reaches an expression.
+ */
+export function toCel(value: unknown, depth = 0): unknown {
+  if (depth > 200) throw new ExpressionError('evaluation', 'scope data is nested too deeply');
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'bigint':
+      return value;
+    case 'number':
+      return Number.isSafeInteger(value) ? BigInt(value) : value;
+    case 'object': {
+      if (value === null) return null;
+      if (Array.isArray(value)) return value.map((v) => toCel(v, depth + 1));
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== null && proto !== Object.prototype) return null;
+      const out = Object.create(null) as Record<string, unknown>;
+      for (const key of Object.keys(value)) {
+        if (FORBIDDEN.has(key)) continue;
+        out[key] = toCel((value as Record<string, unknown>)[key], depth + 1);
+      }
+      return out;
+    }
+    default:
+      return null;
+  }
+}
+
+/** CEL values back to JSON-like data (null-prototype objects; int → number when safe, else string). */
+export function fromCel(value: unknown, depth = 0): unknown {
+  if (depth > 200) throw new ExpressionError('evaluation', 'result is nested too deeply');
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : String(value);
+    case 'bigint':
+      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(value)
+        : value.toString();
+    case 'object': {
+      if (value === null) return null;
+      if (Array.isArray(value)) return value.map((v) => fromCel(v, depth + 1));
+      if (value instanceof Uint8Array) return bytesToBase64(value);
+      if (value instanceof Date) return value.toISOString();
+      if (value instanceof Map) {
+        const out = Object.create(null) as Record<string, unknown>;
+        for (const [k, v] of value) if (!FORBIDDEN.has(String(k))) out[String(k)] = fromCel(v, depth + 1);
+        return out;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto === null || proto === Object.prototype) {
+        const out = Object.create(null) as Record<string, unknown>;
+        for (const key of Object.keys(value)) {
+          if (!FORBIDDEN.has(key)) out[key] = fromCel((value as Record<string, unknown>)[key], depth + 1);
+        }
+        return out;
+      }
+      // Durations, unsigned ints, types and optionals render as their CEL text.
+      return String(value);
+    }
+    default:
+      return null;
+  }
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}

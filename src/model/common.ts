@@ -1,0 +1,48 @@
+/** Schema pieces shared by the workflow schema and the task kinds' specs. */
+import { z } from 'zod';
+
+/** Task, input and output names: usable in expressions as `tasks.<id>`, `inputs.<id>`. */
+export const IDENTIFIER_RE = /^[a-z_][a-z0-9_]*$/;
+/** `500ms`, `30s`, `5m`, `1h30m`, `2d`, `1.5h`. */
+export const DURATION_RE = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
+/** Environment variable names. */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const identifier = z.string().regex(IDENTIFIER_RE);
+export const duration = z
+  .string()
+  .regex(DURATION_RE)
+  .meta({ description: 'A duration such as 500ms, 30s, 5m, 1h30m or 2d.' });
+
+/** Any text; may hold `${{ }}` expressions. */
+export const text = z.string();
+/** A scalar that may be templated. */
+export const scalar = z.union([z.string(), z.number(), z.boolean()]);
+export const stringList = z.array(z.string());
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds of a duration string, or undefined when it is not one. */
+export function parseDuration(value: string): number | undefined {
+  if (!DURATION_RE.test(value)) return undefined;
+  let total = 0;
+  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  return Math.round(total);
+}
+
+export const INPUT_TYPES = ['string', 'integer', 'number', 'boolean', 'list', 'object'] as const;
+export type InputType = (typeof INPUT_TYPES)[number];
+
+export const inputDefinition = z.strictObject({
+  type: z.enum(INPUT_TYPES).default('string').meta({ description: 'The value type; string by default.' }),
+  required: z.boolean().optional().meta({ description: 'The run cannot start without it.' }),
+  default: z.unknown().optional(),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  pattern: z.string().optional().meta({ description: 'A regular expression a string value must match.' }),
+  enum: z.array(scalar).min(1).optional(),
+  minimum: z.number().optional(),
+  maximum: z.number().optional(),
+  secret: z.boolean().optional().meta({ description: 'Masked in forms, logs and outputs.' }),
+});
+export type InputDefinition = z.output<typeof inputDefinition>;

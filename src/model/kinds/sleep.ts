@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { duration, text } from '../common.ts';
+import { exactlyOne } from './exclusive.ts';
+import type { KindDefinition } from './types.ts';
+
+export const sleepSpec = z.strictObject({
+  duration: duration.optional(),
+  until: text.optional().meta({ description: 'An RFC 3339 time to wait for.' }),
+});
+
+export const sleep: KindDefinition = {
+  name: 'sleep',
+  description: 'Waits durably for a duration or until a time.',
+  spec: sleepSpec,
+  outputs: [],
+  check: (spec) => exactlyOne(spec, ['duration', 'until']),
+};

@@ -1,0 +1,325 @@
+/**
+ * Loading and validating a workflow definition: YAML, then the schema, then the semantic checks
+ * (kinds, graph, inputs, schedules, expressions). Every problem of a file is reported at once,
+ * sorted by position. Pure: text in, a Workflow and diagnostics out.
+ */
+import { Cron } from 'croner';
+import type { z } from 'zod';
+import { checkExpressions, type TaskInfo } from './check-expressions.ts';
+import { INPUT_TYPES, parseDuration } from './common.ts';
+import { buildDag, type Dag } from './dag.ts';
+import { type Diagnostic, sortDiagnostics } from './diagnostics.ts';
+import { BUILTIN_KINDS, type KindDefinition } from './kinds/index.ts';
+import { createWorkflowSchema, TASK_FIELDS, type TaskDocument, type WorkflowDocument } from './schema.ts';
+import { schemaDiagnostics } from './schema-issues.ts';
+import { didYouMean } from './suggest.ts';
+import { DEFAULT_YAML_LIMITS, parseYaml, type SourceMap, type YamlLimits } from './yaml.ts';
+
+export interface ValidateOptions {
+  /** Task kinds besides (or instead of) the built-in ones; plugins add theirs here. */
+  readonly kinds?: readonly KindDefinition[];
+  readonly limits?: YamlLimits;
+}
+
+export interface Task {
+  readonly id: string;
+  readonly kind: string;
+  /** The kind's spec as written (templates unevaluated); null for `noop:` with no body. */
+  readonly spec: unknown;
+  readonly needs: readonly string[];
+  readonly when: 'success' | 'failure' | 'always';
+  readonly document: TaskDocument;
+}
+
+export interface Workflow {
+  readonly name: string;
+  readonly document: WorkflowDocument;
+  /** Tasks in the order they are written. */
+  readonly tasks: readonly Task[];
+  readonly dag: Dag;
+  task(id: string): Task | undefined;
+}
+
+export interface ValidationResult {
+  /** Present only when there are no diagnostics. */
+  readonly workflow: Workflow | undefined;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly sourceMap: SourceMap;
+}
+
+const schemaCache = new WeakMap<readonly KindDefinition[], z.ZodType>();
+
+function schemaFor(kinds: readonly KindDefinition[]): z.ZodType {
+  let schema = schemaCache.get(kinds);
+  if (schema === undefined) {
+    schema = createWorkflowSchema(kinds);
+    schemaCache.set(kinds, schema);
+  }
+  return schema;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function needsOf(task: unknown): string[] {
+  if (!isMap(task)) return [];
+  const n = task.needs;
+  if (typeof n === 'string') return [n];
+  return Array.isArray(n) ? n.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** Validates workflow text. Never throws on bad input. */
+export function validateWorkflowText(text: string, options: ValidateOptions = {}): ValidationResult {
+  const kinds = options.kinds ?? BUILTIN_KINDS;
+  const parsed = parseYaml(text, options.limits ?? DEFAULT_YAML_LIMITS);
+  const sm = parsed.sourceMap;
+  const diagnostics: Diagnostic[] = parsed.diagnostics.map((d) =>
+    d.code === 'RV102' && d.path?.length === 1 && d.path[0] === 'tasks'
+      ? { ...d, code: 'RV303', message: d.message.replace('duplicate key', 'duplicate task id') }
+      : d,
+  );
+  const finish = (workflow?: Workflow): ValidationResult => {
+    const sorted = sortDiagnostics(diagnostics);
+    return { workflow: sorted.length === 0 ? workflow : undefined, diagnostics: sorted, sourceMap: sm };
+  };
+  if (parsed.fatal) return finish();
+  const doc = parsed.value;
+  if (doc === undefined || doc === null) {
+    diagnostics.push(sm.diagnostic('RV100', [], 'the file is empty', { hint: 'a workflow needs at least a name and tasks' }));
+    return finish();
+  }
+  if (!isMap(doc)) {
+    diagnostics.push(
+      sm.diagnostic('RV103', [], `the document must be a mapping of fields (name, tasks, ...), got ${Array.isArray(doc) ? 'a list' : typeof doc}`),
+    );
+    return finish();
+  }
+
+  const kindNames = kinds.map((k) => k.name);
+  const schema = schemaFor(kinds);
+  const result = schema.safeParse(doc);
+  if (!result.success) {
+    diagnostics.push(...schemaDiagnostics(result.error.issues, { schema, root: doc, sourceMap: sm, kindNames }));
+  }
+
+  const tasksDoc = isMap(doc.tasks) ? doc.tasks : {};
+  const kindByName = new Map(kinds.map((k) => [k.name, k]));
+  checkShape(doc, sm, diagnostics);
+  const taskInfos = checkTasks(tasksDoc, kindByName, sm, diagnostics);
+  const dag = buildDag(Object.keys(tasksDoc).map((id) => ({ id, needs: needsOf(tasksDoc[id]) })));
+  checkNeeds(tasksDoc, dag, sm, diagnostics);
+  checkInputs(doc, sm, diagnostics);
+  checkSchedules(doc, sm, diagnostics);
+  const inputs = isMap(doc.inputs) ? Object.keys(doc.inputs) : [];
+  diagnostics.push(...checkExpressions(doc, { sourceMap: sm, inputs, tasks: taskInfos, dag }));
+
+  if (!result.success || diagnostics.length > 0) return finish();
+  const document = result.data as WorkflowDocument;
+  const tasks: Task[] = Object.entries(document.tasks ?? {}).map(([id, t]) => {
+    const info = taskInfos.get(id)!;
+    return {
+      id,
+      kind: info.kind!.name,
+      spec: (t as Record<string, unknown>)[info.kind!.name] ?? null,
+      needs: needsOf(t),
+      when: t.when ?? 'success',
+      document: t,
+    };
+  });
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  return finish({ name: document.name, document, tasks, dag, task: (id) => byId.get(id) });
+}
+
+function checkShape(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
+  if (doc.tasks === undefined && doc.process === undefined) {
+    out.push(sm.diagnostic('RV203', ['tasks'], 'a workflow needs "tasks" (or "process" for a long-running process)', { which: 'key' }));
+  } else if (doc.tasks !== undefined && doc.process !== undefined) {
+    out.push(sm.diagnostic('RV204', ['process'], '"tasks" and "process" cannot be used together', { which: 'key', hint: 'put the process in its own file' }));
+  } else if (isMap(doc.tasks) && Object.keys(doc.tasks).length === 0) {
+    out.push(sm.diagnostic('RV204', ['tasks'], '"tasks" is empty', { which: 'key', hint: 'add at least one task' }));
+  }
+  if (isMap(doc.process)) {
+    const present = ['run', 'command'].filter((f) => (doc.process as Record<string, unknown>)[f] !== undefined);
+    if (present.length !== 1) {
+      out.push(sm.diagnostic(present.length === 0 ? 'RV203' : 'RV204', ['process'], 'a process needs exactly one of "run" or "command"', { which: 'key' }));
+    }
+  }
+}
+
+function checkTasks(
+  tasks: Record<string, unknown>,
+  kinds: ReadonlyMap<string, KindDefinition>,
+  sm: SourceMap,
+  out: Diagnostic[],
+): Map<string, TaskInfo> {
+  const infos = new Map<string, TaskInfo>();
+  for (const [id, task] of Object.entries(tasks)) {
+    if (!isMap(task)) {
+      infos.set(id, { id, kind: undefined, forEach: false, declaredOutputs: undefined });
+      continue;
+    }
+    const present = Object.keys(task).filter((k) => kinds.has(k));
+    if (present.length > 1) {
+      out.push(
+        sm.diagnostic('RV207', ['tasks', id, present[1]!], `task "${id}" has more than one kind: ${present.join(', ')}`, {
+          which: 'key',
+          hint: 'split it into one task per kind, joined with needs',
+        }),
+      );
+    }
+    const kind = present.length > 0 ? kinds.get(present[0]!) : undefined;
+    if (present.length === 0) {
+      // Unknown keys that look like kinds are reported by the schema mapping as unknown kinds.
+      const others = Object.keys(task).filter((k) => !(TASK_FIELDS as readonly string[]).includes(k));
+      if (others.length === 0) {
+        out.push(
+          sm.diagnostic('RV207', ['tasks', id], `task "${id}" has no kind`, {
+            which: 'key',
+            hint: `add one of: ${[...kinds.keys()].join(', ')}`,
+          }),
+        );
+      }
+    }
+    if (kind?.check !== undefined && (isMap(task[kind.name]) || task[kind.name] === null)) {
+      for (const issue of kind.check(isMap(task[kind.name]) ? (task[kind.name] as Record<string, unknown>) : {})) {
+        out.push(
+          sm.diagnostic(issue.code, ['tasks', id, kind.name, ...issue.path], `${issue.message} (in task "${id}")`, {
+            which: 'key',
+            ...(issue.hint === undefined ? {} : { hint: issue.hint }),
+          }),
+        );
+      }
+    }
+    const retry = task.retry;
+    if (isMap(retry) && typeof retry.delay === 'string' && typeof retry.max_delay === 'string') {
+      const d = parseDuration(retry.delay);
+      const m = parseDuration(retry.max_delay);
+      if (d !== undefined && m !== undefined && m < d) {
+        out.push(sm.diagnostic('RV204', ['tasks', id, 'retry', 'max_delay'], `retry.max_delay (${retry.max_delay}) is shorter than retry.delay (${retry.delay})`));
+      }
+    }
+    infos.set(id, {
+      id,
+      kind,
+      forEach: task.for_each !== undefined,
+      declaredOutputs: isMap(task.outputs) ? Object.keys(task.outputs) : undefined,
+    });
+  }
+  return infos;
+}
+
+function checkNeeds(tasks: Record<string, unknown>, dag: Dag, sm: SourceMap, out: Diagnostic[]): void {
+  const ids = Object.keys(tasks);
+  for (const id of ids) {
+    const task = tasks[id];
+    if (!isMap(task)) continue;
+    const list = typeof task.needs === 'string' ? [task.needs] : Array.isArray(task.needs) ? task.needs : [];
+    list.forEach((need, i) => {
+      if (typeof need !== 'string') return;
+      const path = typeof task.needs === 'string' ? ['tasks', id, 'needs'] : ['tasks', id, 'needs', i];
+      if (need === id) {
+        out.push(sm.diagnostic('RV302', path, `task "${id}" needs itself`, { hint: 'remove it from its own needs' }));
+      } else if (!Object.hasOwn(tasks, need)) {
+        out.push(sm.diagnostic('RV301', path, `task "${id}" needs "${need}", which does not exist`, { hint: didYouMean(need, ids) ?? `tasks: ${ids.slice(0, 10).join(', ')}` }));
+      }
+    });
+  }
+  for (const cycle of dag.cycles) {
+    if (cycle.length === 2) continue; // a self-need, reported above
+    const shown = cycle.length > 41 ? [...cycle.slice(0, 20), `… ${cycle.length - 40} more …`, ...cycle.slice(-20)] : cycle;
+    const first = cycle[0]!;
+    const next = cycle[1]!;
+    const needs = tasks[first] as Record<string, unknown>;
+    const path = Array.isArray(needs.needs) ? ['tasks', first, 'needs', needs.needs.indexOf(next)] : ['tasks', first, 'needs'];
+    out.push(
+      sm.diagnostic('RV302', path, `dependency cycle: ${shown.join(' → ')} (each task needs the next)`, {
+        hint: 'remove one of these needs so the tasks can be ordered',
+      }),
+    );
+  }
+}
+
+function matchesType(type: string, value: unknown): boolean {
+  switch (type) {
+    case 'string':
+      return typeof value === 'string';
+    case 'integer':
+      return Number.isInteger(value);
+    case 'number':
+      return typeof value === 'number';
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'list':
+      return Array.isArray(value);
+    case 'object':
+      return isMap(value);
+    default:
+      return true;
+  }
+}
+
+function checkInputs(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
+  const check = (defs: unknown, base: (string | number)[]): void => {
+    if (!isMap(defs)) return;
+    for (const [name, def] of Object.entries(defs)) {
+      if (!isMap(def)) continue;
+      const type = typeof def.type === 'string' ? def.type : 'string';
+      let pattern: RegExp | undefined;
+      if (typeof def.pattern === 'string') {
+        try {
+          pattern = new RegExp(def.pattern, 'u');
+        } catch (err) {
+          out.push(sm.diagnostic('RV204', [...base, name, 'pattern'], `invalid regular expression: ${(err as Error).message}`));
+        }
+        if (type !== 'string' && (INPUT_TYPES as readonly string[]).includes(type)) out.push(sm.diagnostic('RV204', [...base, name, 'pattern'], `"pattern" applies to string inputs, not ${type}`, { which: 'key' }));
+      }
+      if (def.default !== undefined) {
+        const d = def.default;
+        if (!matchesType(type, d)) {
+          const yaml11 = type === 'boolean' && typeof d === 'string' && /^(yes|no|on|off|y|n)$/i.test(d);
+          out.push(
+            sm.diagnostic('RV210', [...base, name, 'default'], `the default of "${name}" is not a ${type}`, {
+              ...(yaml11 ? { hint: `YAML 1.2 reads ${d} as text: write true or false` } : {}),
+            }),
+          );
+        } else if (pattern !== undefined && typeof d === 'string' && !pattern.test(d)) {
+          out.push(sm.diagnostic('RV210', [...base, name, 'default'], `the default of "${name}" does not match its pattern ${def.pattern as string}`));
+        } else if (Array.isArray(def.enum) && !def.enum.includes(d as never)) {
+          out.push(sm.diagnostic('RV210', [...base, name, 'default'], `the default of "${name}" is not one of its enum values`));
+        }
+      }
+    }
+  };
+  check(doc.inputs, ['inputs']);
+  if (isMap(doc.tasks)) {
+    for (const [id, task] of Object.entries(doc.tasks)) {
+      if (isMap(task) && isMap(task.approval)) check(task.approval.fields, ['tasks', id, 'approval', 'fields']);
+    }
+  }
+}
+
+const TIME_ZONES = new Set(Intl.supportedValuesOf('timeZone'));
+
+function checkSchedules(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
+  if (!isMap(doc.on) || doc.on.schedule === undefined) return;
+  const list = Array.isArray(doc.on.schedule) ? doc.on.schedule : [doc.on.schedule];
+  list.forEach((s, i) => {
+    if (!isMap(s)) return;
+    const base = Array.isArray(doc.on && (doc.on as Record<string, unknown>).schedule) ? ['on', 'schedule', i] : ['on', 'schedule'];
+    if (typeof s.cron === 'string') {
+      try {
+        new Cron(s.cron, { paused: true }).stop();
+      } catch (err) {
+        out.push(
+          sm.diagnostic('RV209', [...base, 'cron'], `invalid cron expression "${s.cron}": ${(err as Error).message}`, {
+            hint: 'five fields: minute hour day-of-month month day-of-week, e.g. "30 2 * * 1-5"',
+          }),
+        );
+      }
+    }
+    if (typeof s.timezone === 'string' && s.timezone !== 'UTC' && !TIME_ZONES.has(s.timezone)) {
+      out.push(sm.diagnostic('RV209', [...base, 'timezone'], `unknown time zone "${s.timezone}"`, { hint: didYouMean(s.timezone, TIME_ZONES) ?? 'use an IANA name such as Europe/Paris' }));
+    }
+  });
+}

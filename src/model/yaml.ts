@@ -1,0 +1,547 @@
+/**
+ * YAML 1.2 loading with source positions and hostile-input budgets.
+ *
+ * We build values ourselves from js-yaml's event stream (`parseEvents`) instead of using `load`:
+ * that gives every key and value its offset, lets us refuse alias bombs by counting before
+ * expanding, keep mappings as null-prototype objects, reject prototype keys and foreign tags, and
+ * report duplicate keys without stopping. js-yaml's event parser is ~20x faster than the `yaml`
+ * package's composer on a 10,000-task file (docs/performance.md), which the validation budget needs.
+ */
+import { EVENT_ID, getScalarValue, parseEvents, SCALAR_STYLE, YAMLException } from 'js-yaml';
+import type { Event, ScalarEvent } from 'js-yaml';
+import type { ErrorCode } from '../errors.ts';
+import { type Diagnostic, type DocPath, LineIndex, makeDiagnostic } from './diagnostics.ts';
+
+export interface YamlLimits {
+  /** Largest accepted document, in bytes of UTF-8. */
+  readonly maxBytes: number;
+  /** Deepest nesting of collections. */
+  readonly maxDepth: number;
+  /** Nodes that aliases may add on top of the nodes written in the file. */
+  readonly maxAliasNodes: number;
+  /** Items in one mapping or sequence. */
+  readonly maxCollectionItems: number;
+  /** Characters in one string. */
+  readonly maxStringLength: number;
+}
+
+export const DEFAULT_YAML_LIMITS: YamlLimits = Object.freeze({
+  maxBytes: 1024 * 1024,
+  maxDepth: 64,
+  maxAliasNodes: 10_000,
+  maxCollectionItems: 100_000,
+  maxStringLength: 256 * 1024,
+});
+
+/** Where a scalar's text sits in the source, to place errors inside it (a column in an expression). */
+export interface ScalarSpan {
+  readonly valueStart: number;
+  readonly valueEnd: number;
+  readonly quoted: boolean;
+  readonly block: boolean;
+}
+
+interface Entry {
+  readonly keyStart: number;
+  readonly valueStart: number;
+  readonly scalar?: ScalarSpan;
+}
+
+interface ContainerInfo {
+  readonly start: number;
+  readonly entries: Map<string | number, Entry>;
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Positions of every key and value of a loaded document, looked up by path. */
+export class SourceMap {
+  readonly text: string;
+  readonly lines: LineIndex;
+  readonly root: unknown;
+  readonly #containers: WeakMap<object, ContainerInfo>;
+
+  constructor(text: string, lines: LineIndex, root: unknown, containers: WeakMap<object, ContainerInfo>) {
+    this.text = text;
+    this.lines = lines;
+    this.root = root;
+    this.#containers = containers;
+  }
+
+  #walk(path: DocPath): { parent: ContainerInfo | undefined; entry: Entry | undefined; depth: number } {
+    let value: unknown = this.root;
+    let parent: ContainerInfo | undefined;
+    let entry: Entry | undefined;
+    let depth = 0;
+    for (const seg of path) {
+      const info = typeof value === 'object' && value !== null ? this.#containers.get(value) : undefined;
+      const next = info?.entries.get(seg);
+      if (info === undefined || next === undefined) break;
+      parent = info;
+      entry = next;
+      depth++;
+      value = (value as Record<string | number, unknown>)[seg];
+    }
+    return { parent, entry, depth };
+  }
+
+  /**
+   * Offset of the value at `path` (or of its key with `which: 'key'`). A path that does not exist
+   * in full (a missing field) resolves to the deepest existing part: the key of the object that
+   * lacks it.
+   */
+  offset(path: DocPath, which: 'key' | 'value' = 'value'): number {
+    const { entry, depth } = this.#walk(path);
+    if (entry === undefined) {
+      const rootInfo =
+        typeof this.root === 'object' && this.root !== null ? this.#containers.get(this.root) : undefined;
+      return rootInfo?.start ?? 0;
+    }
+    if (depth < path.length) return entry.keyStart;
+    return which === 'key' ? entry.keyStart : entry.valueStart;
+  }
+
+  /** The span of the string scalar at `path`, if there is one. */
+  scalar(path: DocPath): ScalarSpan | undefined {
+    const { entry, depth } = this.#walk(path);
+    return depth === path.length ? entry?.scalar : undefined;
+  }
+
+  /**
+   * Source offset of character `index` of the decoded string at `path`. Exact for plain and
+   * unescaped quoted scalars; for escapes, folding and block scalars it finds the decoded line in
+   * the source, and falls back to the start of the scalar.
+   */
+  offsetInString(path: DocPath, decoded: string, index: number): number {
+    const span = this.scalar(path);
+    if (span === undefined) return this.offset(path);
+    const raw = this.text.slice(span.valueStart, span.valueEnd);
+    if (raw === decoded) return span.valueStart + index;
+    const lineStart = decoded.lastIndexOf('\n', index - 1) + 1;
+    let lineEnd = decoded.indexOf('\n', index);
+    if (lineEnd === -1) lineEnd = decoded.length;
+    const line = decoded.slice(lineStart, lineEnd);
+    const found = line.length > 0 ? raw.indexOf(line) : -1;
+    if (found !== -1) return span.valueStart + found + (index - lineStart);
+    return span.valueStart - (span.quoted ? 1 : 0);
+  }
+
+  diagnostic(
+    code: ErrorCode,
+    path: DocPath,
+    message: string,
+    extra: { hint?: string; which?: 'key' | 'value'; offset?: number } = {},
+  ): Diagnostic {
+    const offset = extra.offset ?? this.offset(path, extra.which);
+    return makeDiagnostic(this.lines, code, offset, message, {
+      path,
+      ...(extra.hint === undefined ? {} : { hint: extra.hint }),
+    });
+  }
+}
+
+export interface YamlResult {
+  readonly value: unknown;
+  readonly sourceMap: SourceMap;
+  readonly diagnostics: Diagnostic[];
+  /** True when the document could not be read as a whole: later checks should not run. */
+  readonly fatal: boolean;
+}
+
+class Fatal extends Error {}
+
+const INT_RE = /^[-+]?[0-9]+$/;
+const OCT_RE = /^0o[0-7]+$/;
+const HEX_RE = /^0x[0-9a-fA-F]+$/;
+const FLOAT_RE = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
+const INF_RE = /^[-+]?\.(inf|Inf|INF)$/;
+const NAN_RE = /^\.(nan|NaN|NAN)$/;
+
+/** YAML 1.2 core schema resolution of a plain scalar (so `no`, `on` and `yes` stay strings). */
+export function resolvePlainScalar(text: string): unknown {
+  switch (text) {
+    case '':
+    case '~':
+    case 'null':
+    case 'Null':
+    case 'NULL':
+      return null;
+    case 'true':
+    case 'True':
+    case 'TRUE':
+      return true;
+    case 'false':
+    case 'False':
+    case 'FALSE':
+      return false;
+  }
+  const c = text.charCodeAt(0);
+  // Only text starting with a digit, sign, dot or 0x/0o can be a number: skip regexes otherwise.
+  if (!((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) return text;
+  if (INT_RE.test(text)) return Number.parseInt(text, 10);
+  if (OCT_RE.test(text)) return Number.parseInt(text.slice(2), 8);
+  if (HEX_RE.test(text)) return Number.parseInt(text.slice(2), 16);
+  if (FLOAT_RE.test(text)) return Number.parseFloat(text);
+  if (INF_RE.test(text)) return text.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  if (NAN_RE.test(text)) return Number.NaN;
+  return text;
+}
+
+const CORE_TAGS: Record<string, string> = {
+  '!!str': 'str',
+  '!!int': 'int',
+  '!!float': 'float',
+  '!!bool': 'bool',
+  '!!null': 'null',
+  '!!map': 'map',
+  '!!seq': 'seq',
+  '!': 'str',
+};
+
+function tagName(raw: string): string | undefined {
+  const verbatim = /^!<tag:yaml\.org,2002:(\w+)>$/.exec(raw);
+  if (verbatim) return CORE_TAGS[`!!${verbatim[1]}`];
+  return CORE_TAGS[raw];
+}
+
+interface Frame {
+  readonly kind: 'map' | 'seq';
+  readonly value: Record<string, unknown> | unknown[];
+  readonly info: ContainerInfo;
+  readonly anchor: string | undefined;
+  readonly depth: number;
+  size: number;
+  count: number;
+  /** For mappings: the key read and waiting for its value. */
+  key: { name: string; start: number; discard: boolean } | undefined;
+}
+
+/** The offset of the first byte that is not valid UTF-8, or -1. Rejects overlongs and surrogates. */
+export function invalidUtf8Offset(bytes: Uint8Array): number {
+  let i = 0;
+  const n = bytes.length;
+  while (i < n) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    let cp: number;
+    if (b >= 0xc2 && b <= 0xdf) [need, min, cp] = [1, 0x80, b & 0x1f];
+    else if (b >= 0xe0 && b <= 0xef) [need, min, cp] = [2, 0x800, b & 0x0f];
+    else if (b >= 0xf0 && b <= 0xf4) [need, min, cp] = [3, 0x10000, b & 0x07];
+    else return i;
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return -1;
+}
+
+/** Decodes file bytes as UTF-8 (without a BOM), or gives the diagnostic that explains why not. */
+export function decodeUtf8(
+  bytes: Uint8Array,
+  limits: YamlLimits = DEFAULT_YAML_LIMITS,
+): { text: string } | { diagnostic: Diagnostic } {
+  if (bytes.length > limits.maxBytes) {
+    return {
+      diagnostic: makeDiagnostic(
+        new LineIndex(''),
+        'RV107',
+        0,
+        `the file is ${bytes.length} bytes; the limit is ${limits.maxBytes} bytes`,
+        { hint: 'split the workflow into sub-workflows, or move large data out of the definition' },
+      ),
+    };
+  }
+  const bad = invalidUtf8Offset(bytes);
+  if (bad !== -1) {
+    const prefix = new TextDecoder().decode(bytes.subarray(0, bad));
+    return {
+      diagnostic: makeDiagnostic(
+        new LineIndex(prefix),
+        'RV108',
+        prefix.length,
+        `invalid UTF-8 byte 0x${bytes[bad]!.toString(16).padStart(2, '0')} at byte ${bad}`,
+        { hint: 'save the file as UTF-8' },
+      ),
+    };
+  }
+  let text = new TextDecoder('utf-8', { ignoreBOM: false }).decode(bytes);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return { text };
+}
+
+/** Parses one YAML document into plain null-prototype data plus a source map. Never throws. */
+export function parseYaml(text: string, limits: YamlLimits = DEFAULT_YAML_LIMITS): YamlResult {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = new LineIndex(text);
+  const containers = new WeakMap<object, ContainerInfo>();
+  const diagnostics: Diagnostic[] = [];
+  const fail = (code: ErrorCode, offset: number, message: string, hint?: string): never => {
+    diagnostics.push(makeDiagnostic(lines, code, offset, message, hint === undefined ? {} : { hint }));
+    throw new Fatal();
+  };
+  const report = (code: ErrorCode, offset: number, message: string, hint?: string): void => {
+    diagnostics.push(makeDiagnostic(lines, code, offset, message, hint === undefined ? {} : { hint }));
+  };
+  const done = (value: unknown, fatal: boolean): YamlResult => ({
+    value,
+    sourceMap: new SourceMap(text, lines, value, containers),
+    diagnostics,
+    fatal,
+  });
+
+  try {
+    if (text.length > limits.maxBytes) {
+      fail('RV107', 0, `the document is ${text.length} characters; the limit is ${limits.maxBytes}`);
+    }
+    const nul = text.indexOf('\u0000');
+    if (nul !== -1) fail('RV108', nul, 'the file contains a NUL character', 'a workflow file is text: remove the NUL byte');
+    if (!text.isWellFormed()) {
+      fail('RV108', loneSurrogateOffset(text), 'the text contains a lone surrogate');
+    }
+    let events: Event[];
+    try {
+      events = parseEvents(text, { maxDepth: limits.maxDepth });
+    } catch (err) {
+      if (err instanceof YAMLException) {
+        const reason = err.reason || 'invalid YAML';
+        const offset = err.mark?.position ?? 0;
+        if (/maxDepth/.test(reason)) {
+          fail('RV105', offset, `collections are nested deeper than ${limits.maxDepth} levels`, 'flatten the structure');
+        }
+        const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+        const indent = /^[ \t]*/.exec(text.slice(lineStart, offset + 1))![0];
+        const hint = indent.includes('\t') ? 'indent with spaces: YAML does not allow tabs for indentation' : undefined;
+        fail('RV101', offset, reason, hint);
+      }
+      if (err instanceof RangeError) fail('RV105', 0, 'the document is nested too deeply to read');
+      throw err;
+    }
+    return done(construct(text, events, limits, containers, lines, diagnostics, fail, report), false);
+  } catch (err) {
+    if (err instanceof Fatal) return done(undefined, true);
+    report('RV101', 0, `the document could not be read: ${err instanceof Error ? err.message : String(err)}`);
+    return done(undefined, true);
+  }
+}
+
+/** The document path of the collection on top of the stack. */
+function stackPath(stack: readonly Frame[]): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let i = 0; i < stack.length - 1; i++) {
+    const f = stack[i]!;
+    path.push(f.kind === 'map' ? (f.key?.name ?? '') : (f.value as unknown[]).length);
+  }
+  return path;
+}
+
+type Fail = (code: ErrorCode, offset: number, message: string, hint?: string) => never;
+type Report = (code: ErrorCode, offset: number, message: string, hint?: string) => void;
+
+function construct(
+  text: string,
+  events: Event[],
+  limits: YamlLimits,
+  containers: WeakMap<object, ContainerInfo>,
+  lines: LineIndex,
+  diagnostics: Diagnostic[],
+  fail: Fail,
+  report: Report,
+): unknown {
+  const anchors = new Map<string, { value: unknown; size: number }>();
+  const stack: Frame[] = [];
+  let root: unknown;
+  let documents = 0;
+  let aliasNodes = 0;
+
+  const slice = (start: number, end: number): string => (start < 0 ? '' : text.slice(start, end));
+
+  const checkTag = (start: number, end: number, kind: 'scalar' | 'map' | 'seq'): string | undefined => {
+    if (start < 0) return undefined;
+    const raw = text.slice(start, end);
+    const name = tagName(raw);
+    const fits = name === undefined ? false : kind === 'scalar' ? name !== 'map' && name !== 'seq' : name === kind;
+    if (!fits) {
+      fail(
+        'RV106',
+        start,
+        `unsupported YAML tag ${raw}`,
+        'Rivet reads plain YAML 1.2 data: remove the tag (quote the value if it must stay a string)',
+      );
+    }
+    return name;
+  };
+
+  /** Attaches a finished value (and its span) to the enclosing collection, or makes it the root. */
+  const attach = (value: unknown, start: number, size: number, scalar: ScalarSpan | undefined, keyText?: string): void => {
+    const top = stack[stack.length - 1];
+    if (top === undefined) {
+      root = value;
+      return;
+    }
+    top.size += size;
+    if (top.kind === 'seq') {
+      const arr = top.value as unknown[];
+      if (arr.length >= limits.maxCollectionItems) {
+        fail('RV107', start, `a sequence has more than ${limits.maxCollectionItems} items`);
+      }
+      top.info.entries.set(arr.length, scalar === undefined ? { keyStart: start, valueStart: start } : { keyStart: start, valueStart: start, scalar });
+      arr.push(value);
+      return;
+    }
+    if (top.key === undefined) {
+      if (keyText === undefined) fail('RV101', start, 'mapping keys must be plain scalars (strings or numbers)');
+      const name = keyText as string;
+      let discard = false;
+      const map = top.value as Record<string, unknown>;
+      if (FORBIDDEN_KEYS.has(name)) {
+        report('RV110', start, `the key "${name}" is not allowed`, 'rename it: keys that name JavaScript object internals are refused');
+        discard = true;
+      } else if (Object.hasOwn(map, name)) {
+        const first = top.info.entries.get(name)!;
+        const where = lines.position(first.keyStart);
+        diagnostics.push(
+          makeDiagnostic(lines, 'RV102', start, `duplicate key "${name}" (first defined at line ${where.line})`, {
+            hint: 'remove or rename one of them',
+            path: stackPath(stack),
+          }),
+        );
+        discard = true;
+      }
+      if (++top.count > limits.maxCollectionItems) {
+        fail('RV107', start, `a mapping has more than ${limits.maxCollectionItems} keys`);
+      }
+      top.key = { name, start, discard };
+      return;
+    }
+    const key = top.key;
+    top.key = undefined;
+    if (key.discard) return;
+    (top.value as Record<string, unknown>)[key.name] = value;
+    top.info.entries.set(
+      key.name,
+      scalar === undefined ? { keyStart: key.start, valueStart: start } : { keyStart: key.start, valueStart: start, scalar },
+    );
+  };
+
+  for (const ev of events) {
+    switch (ev.type) {
+      case EVENT_ID.DOCUMENT: {
+        if (++documents > 1) {
+          const seps = [...text.matchAll(/^---(?=\s|$)/gm)].map((m) => m.index);
+          fail('RV109', seps[documents - 1 - (seps.length >= documents ? 0 : 1)] ?? seps.at(-1) ?? 0, 'the file holds more than one YAML document', 'keep one workflow per file');
+        }
+        break;
+      }
+      case EVENT_ID.MAPPING:
+      case EVENT_ID.SEQUENCE: {
+        const kind = ev.type === EVENT_ID.MAPPING ? 'map' : 'seq';
+        checkTag(ev.tagStart, ev.tagEnd, kind);
+        const top = stack[stack.length - 1];
+        if (top?.kind === 'map' && top.key === undefined) {
+          fail('RV101', ev.start, 'mapping keys must be plain scalars (strings or numbers)');
+        }
+        const value = kind === 'map' ? (Object.create(null) as Record<string, unknown>) : [];
+        const info: ContainerInfo = { start: ev.start, entries: new Map() };
+        containers.set(value, info);
+        stack.push({
+          kind,
+          value,
+          info,
+          anchor: ev.anchorStart >= 0 ? slice(ev.anchorStart, ev.anchorEnd) : undefined,
+          depth: stack.length + 1,
+          size: 1,
+          count: 0,
+          key: undefined,
+        });
+        break;
+      }
+      case EVENT_ID.POP: {
+        const frame = stack.pop();
+        if (frame === undefined) break; // end of document
+        if (frame.kind === 'map' && frame.key !== undefined) {
+          // A key without a value (`? key`) is a null value.
+          stack.push(frame);
+          attach(null, frame.key.start, 1, undefined);
+          stack.pop();
+        }
+        if (frame.anchor !== undefined) anchors.set(frame.anchor, { value: frame.value, size: frame.size });
+        attach(frame.value, frame.info.start, frame.size, undefined);
+        break;
+      }
+      case EVENT_ID.ALIAS: {
+        const name = slice(ev.anchorStart, ev.anchorEnd);
+        const target = anchors.get(name);
+        if (target === undefined) fail('RV101', Math.max(0, ev.anchorStart - 1), `unknown alias *${name}`, 'define the anchor (&name) before using it');
+        const { value, size } = target!;
+        aliasNodes += size;
+        if (aliasNodes > limits.maxAliasNodes) {
+          fail('RV104', Math.max(0, ev.anchorStart - 1), `aliases expand to more than ${limits.maxAliasNodes} nodes`, 'this looks like an alias bomb; write the data out or use fewer aliases');
+        }
+        const top = stack[stack.length - 1];
+        if (top?.kind === 'map' && top.key === undefined) {
+          fail('RV101', Math.max(0, ev.anchorStart - 1), 'aliases cannot be used as mapping keys');
+        }
+        attach(value, Math.max(0, ev.anchorStart - 1), size, undefined);
+        break;
+      }
+      case EVENT_ID.SCALAR: {
+        const tag = checkTag(ev.tagStart, ev.tagEnd, 'scalar');
+        const decoded = getScalarValue(text, ev);
+        const quoted = ev.style === SCALAR_STYLE.SINGLE_QUOTED || ev.style === SCALAR_STYLE.DOUBLE_QUOTED;
+        const block = ev.style === SCALAR_STYLE.LITERAL_BLOCK || ev.style === SCALAR_STYLE.FOLDED_BLOCK;
+        const start = quoted ? ev.valueStart - 1 : ev.valueStart;
+        const top = stack[stack.length - 1];
+        const isKey = top?.kind === 'map' && top.key === undefined;
+        const value = scalarValue(decoded, ev, tag, start, fail);
+        if (typeof value === 'string') checkString(value, start, limits, fail);
+        const span: ScalarSpan = { valueStart: ev.valueStart, valueEnd: ev.valueEnd, quoted, block };
+        if (ev.anchorStart >= 0) anchors.set(slice(ev.anchorStart, ev.anchorEnd), { value, size: 1 });
+        attach(value, start, 1, typeof value === 'string' ? span : undefined, isKey ? (tag === undefined ? decoded : String(value)) : undefined);
+        break;
+      }
+    }
+  }
+  return root;
+}
+
+function scalarValue(decoded: string, ev: ScalarEvent, tag: string | undefined, start: number, fail: Fail): unknown {
+  if (tag === undefined) return ev.style === SCALAR_STYLE.PLAIN ? resolvePlainScalar(decoded) : decoded;
+  if (tag === 'str') return decoded;
+  const resolved = resolvePlainScalar(decoded);
+  const ok =
+    (tag === 'int' && Number.isInteger(resolved)) ||
+    (tag === 'float' && typeof resolved === 'number') ||
+    (tag === 'bool' && typeof resolved === 'boolean') ||
+    (tag === 'null' && resolved === null);
+  if (!ok) fail('RV106', start, `"${decoded}" is not a valid !!${tag}`);
+  return resolved;
+}
+
+function checkString(value: string, start: number, limits: YamlLimits, fail: Fail): void {
+  if (value.length > limits.maxStringLength) {
+    fail('RV107', start, `a string of ${value.length} characters exceeds the limit of ${limits.maxStringLength}`);
+  }
+  if (!value.isWellFormed()) fail('RV108', start, 'the string contains a lone surrogate (an invalid \\u escape)');
+  if (value.includes('\u0000')) fail('RV108', start, 'the string contains a NUL character', 'remove the \\0 escape');
+}
+
+function loneSurrogateOffset(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+      else return i;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return i;
+  }
+  return 0;
+}
