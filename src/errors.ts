@@ -14,18 +14,33 @@ export const ERROR_CODES = {
   RV103: { name: 'not_a_mapping', summary: 'The document must be a mapping (key: value pairs) at its top level.' },
   RV104: { name: 'alias_budget', summary: 'YAML aliases expand to more nodes than the budget allows (alias bomb).' },
   RV105: { name: 'too_deep', summary: 'Collections are nested deeper than the limit.' },
-  RV106: { name: 'unsupported_tag', summary: 'A YAML tag that Rivet does not accept (custom or language-specific tags).' },
+  RV106: {
+    name: 'unsupported_tag',
+    summary: 'A YAML tag that Rivet does not accept (custom or language-specific tags).',
+  },
   RV107: { name: 'too_large', summary: 'The document exceeds a size limit (bytes, string length or collection size).' },
-  RV108: { name: 'invalid_encoding', summary: 'The file is not valid UTF-8 text (invalid bytes, NUL, lone surrogates).' },
+  RV108: {
+    name: 'invalid_encoding',
+    summary: 'The file is not valid UTF-8 text (invalid bytes, NUL, lone surrogates).',
+  },
   RV109: { name: 'multiple_documents', summary: 'The file holds more than one YAML document.' },
-  RV110: { name: 'forbidden_key', summary: 'A key that could reach the host object model (`__proto__`, `constructor`, `prototype`).' },
+  RV110: {
+    name: 'forbidden_key',
+    summary: 'A key that could reach the host object model (`__proto__`, `constructor`, `prototype`).',
+  },
   // Schema: fields, types and values.
   RV201: { name: 'unknown_field', summary: 'A field that this position does not define.' },
   RV202: { name: 'wrong_type', summary: 'A value of the wrong type.' },
   RV203: { name: 'missing_field', summary: 'A required field is missing.' },
   RV204: { name: 'invalid_value', summary: 'A value outside the allowed set or range, or not matching its pattern.' },
-  RV205: { name: 'invalid_identifier', summary: 'A task, input or output name that is not an identifier (`[a-z_][a-z0-9_]*`).' },
-  RV206: { name: 'invalid_duration', summary: 'A duration that cannot be read (use forms like `500ms`, `30s`, `5m`, `1h30m`, `2d`).' },
+  RV205: {
+    name: 'invalid_identifier',
+    summary: 'A task, input or output name that is not an identifier (`[a-z_][a-z0-9_]*`).',
+  },
+  RV206: {
+    name: 'invalid_duration',
+    summary: 'A duration that cannot be read (use forms like `500ms`, `30s`, `5m`, `1h30m`, `2d`).',
+  },
   RV207: { name: 'unknown_kind', summary: 'A task without a known kind, or with more than one kind.' },
   RV208: { name: 'unknown_input_type', summary: 'An input declares a type Rivet does not know.' },
   RV209: { name: 'invalid_cron', summary: 'A schedule whose cron expression or time zone cannot be read.' },
@@ -41,8 +56,14 @@ export const ERROR_CODES = {
   RV404: { name: 'unknown_task', summary: 'An expression refers to a task that does not exist.' },
   RV405: { name: 'not_upstream', summary: 'An expression refers to a task that is not upstream of the task using it.' },
   RV406: { name: 'unknown_output', summary: 'An expression refers to an output that the task does not produce.' },
-  RV407: { name: 'expression_type', summary: 'An expression calls an unknown function, with the wrong arity, or on the wrong types.' },
-  RV408: { name: 'unsafe_shell_splice', summary: 'A `${{ }}` expression inside `shell.run` would splice text into a script.' },
+  RV407: {
+    name: 'expression_type',
+    summary: 'An expression calls an unknown function, with the wrong arity, or on the wrong types.',
+  },
+  RV408: {
+    name: 'unsafe_shell_splice',
+    summary: 'A `${{ }}` expression inside `shell.run` would splice text into a script.',
+  },
   RV409: { name: 'expression_budget', summary: 'An expression exceeded its evaluation budget (cost, size or time).' },
   RV410: { name: 'expression_eval', summary: 'An expression failed while being evaluated.' },
   // Files and command line.

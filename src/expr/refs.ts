@@ -93,7 +93,13 @@ function walk(node: Node, locals: ReadonlySet<string>, out: Reference[]): void {
         for (const a of args.slice(1)) walk(a, inner, out);
         return;
       }
-      if (name === 'bind' && receiver.op === 'id' && receiver.args === 'cel' && args.length === 3 && args[0]!.op === 'id') {
+      if (
+        name === 'bind' &&
+        receiver.op === 'id' &&
+        receiver.args === 'cel' &&
+        args.length === 3 &&
+        args[0]!.op === 'id'
+      ) {
         walk(args[1]!, locals, out);
         walk(args[2]!, new Set(locals).add(args[0]!.args as string), out);
         return;

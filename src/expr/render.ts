@@ -16,7 +16,11 @@ function asText(value: unknown): string {
  * otherwise each expression is interpolated as text. The result is never evaluated again, so
  * `${{ }}` text inside data stays literal.
  */
-export function evaluateTemplate(s: string, scope: Readonly<Record<string, unknown>>, budget: Budget = DEFAULT_BUDGET): unknown {
+export function evaluateTemplate(
+  s: string,
+  scope: Readonly<Record<string, unknown>>,
+  budget: Budget = DEFAULT_BUDGET,
+): unknown {
   if (!hasTemplate(s)) return s;
   const template = parseTemplate(s);
   if (template.whole) {
@@ -31,7 +35,11 @@ export function evaluateTemplate(s: string, scope: Readonly<Record<string, unkno
 }
 
 /** Evaluates every string inside a JSON-like value (maps, lists), keys left as written. */
-export function renderValue(value: unknown, scope: Readonly<Record<string, unknown>>, budget: Budget = DEFAULT_BUDGET): unknown {
+export function renderValue(
+  value: unknown,
+  scope: Readonly<Record<string, unknown>>,
+  budget: Budget = DEFAULT_BUDGET,
+): unknown {
   if (typeof value === 'string') return evaluateTemplate(value, scope, budget);
   if (Array.isArray(value)) return value.map((v) => renderValue(v, scope, budget));
   if (typeof value === 'object' && value !== null) {
@@ -45,5 +53,7 @@ export function renderValue(value: unknown, scope: Readonly<Record<string, unkno
 /** Every reference of every expression in a string (for the UI and static checks). */
 export function templateReferences(s: string): Reference[] {
   if (!hasTemplate(s)) return [];
-  return parseTemplate(s).parts.flatMap((p) => (p.kind === 'expr' ? collectReferences(compileExpression(p.source).ast) : []));
+  return parseTemplate(s).parts.flatMap((p) =>
+    p.kind === 'expr' ? collectReferences(compileExpression(p.source).ast) : [],
+  );
 }

@@ -86,10 +86,17 @@ export function parseTemplate(s: string): Template {
     const lead = inner.length - inner.trimStart().length;
     const source = inner.trim();
     if (source === '') throw new TemplateSyntaxError('empty expression "${{ }}"', open);
-    parts.push({ kind: 'expr', source, start: open, end: close + CLOSE.length, sourceStart: open + OPEN.length + lead });
+    parts.push({
+      kind: 'expr',
+      source,
+      start: open,
+      end: close + CLOSE.length,
+      sourceStart: open + OPEN.length + lead,
+    });
     pos = close + CLOSE.length;
   }
   if (pos < s.length) parts.push({ kind: 'text', text: s.slice(pos), start: pos });
-  const whole = parts.length === 1 && parts[0]!.kind === 'expr' && parts[0].start === 0 && parts[0].end === s.length;
+  const only = parts.length === 1 ? parts[0] : undefined;
+  const whole = only?.kind === 'expr' && only.start === 0 && only.end === s.length;
   return { parts, whole };
 }

@@ -86,19 +86,29 @@ export function checkExpressions(doc: Record<string, unknown>, ctx: ExpressionCh
       }
       if (task.if !== undefined) visit(task.if, ['tasks', id, 'if'], { ...plain, whole: true });
       if (task.for_each !== undefined) {
-        visit(task.for_each, ['tasks', id, 'for_each'], { ...plain, roots: roots('inputs', 'run', 'tasks'), whole: typeof task.for_each === 'string' });
+        visit(task.for_each, ['tasks', id, 'for_each'], {
+          ...plain,
+          roots: roots('inputs', 'run', 'tasks'),
+          whole: typeof task.for_each === 'string',
+        });
       }
       if (isMap(task.cache)) visit(task.cache.key, ['tasks', id, 'cache', 'key'], plain);
-      const own: Scope = { ...plain, roots: new Set([...plain.roots, 'result', ...(kind?.response ? ['response'] : [])]) };
+      const own: Scope = {
+        ...plain,
+        roots: new Set([...plain.roots, 'result', ...(kind?.response ? ['response'] : [])]),
+      };
       if (Array.isArray(task.assert)) visit(task.assert, ['tasks', id, 'assert'], { ...own, whole: true });
       if (task.outputs !== undefined) visit(task.outputs, ['tasks', id, 'outputs'], own);
     }
   }
-  if (doc.outputs !== undefined) visit(doc.outputs, ['outputs'], { label: 'workflow outputs', roots: roots('inputs', 'run', 'tasks') });
-  if (isMap(doc.concurrency)) visit(doc.concurrency.key, ['concurrency', 'key'], { label: 'concurrency key', roots: roots('inputs', 'run') });
+  if (doc.outputs !== undefined)
+    visit(doc.outputs, ['outputs'], { label: 'workflow outputs', roots: roots('inputs', 'run', 'tasks') });
+  if (isMap(doc.concurrency))
+    visit(doc.concurrency.key, ['concurrency', 'key'], { label: 'concurrency key', roots: roots('inputs', 'run') });
   if (isMap(doc.process)) {
     const scope: Scope = { label: 'process', roots: roots('inputs') };
-    for (const [field, v] of Object.entries(doc.process)) visit(v, ['process', field], field === 'run' ? { ...scope, shell: true } : scope);
+    for (const [field, v] of Object.entries(doc.process))
+      visit(v, ['process', field], field === 'run' ? { ...scope, shell: true } : scope);
   }
   if (isMap(doc.on)) {
     const trigger: Scope = { label: 'trigger', roots: roots() };
@@ -142,7 +152,8 @@ function checkString(s: string, path: DocPath, scope: Scope, ctx: ExpressionChec
   try {
     template = parseTemplate(s);
   } catch (err) {
-    if (err instanceof TemplateSyntaxError) return report('RV401', err.offset, err.message, 'close the expression with }}');
+    if (err instanceof TemplateSyntaxError)
+      return report('RV401', err.offset, err.message, 'close the expression with }}');
     throw err;
   }
   if (scope.whole && !template.whole) {
@@ -150,7 +161,10 @@ function checkString(s: string, path: DocPath, scope: Scope, ctx: ExpressionChec
   }
   const exprs = template.parts.filter((p) => p.kind === 'expr');
   if (scope.shell) {
-    const contexts = spliceContexts(s, exprs.map((e) => e.start));
+    const contexts = spliceContexts(
+      s,
+      exprs.map((e) => e.start),
+    );
     exprs.forEach((e, i) => {
       const c = contexts[i]!;
       if (c === 'word' || c === 'comment') return;
@@ -177,7 +191,8 @@ function checkString(s: string, path: DocPath, scope: Scope, ctx: ExpressionChec
     for (const ref of collectReferences(ast)) checkReference(ref, e.sourceStart, scope, ctx, report);
     if (out.length === before) {
       const typeError = typeCheck(e.source);
-      if (typeError !== undefined) report('RV407', e.sourceStart + typeError.offset, `expression error: ${typeError.message}`);
+      if (typeError !== undefined)
+        report('RV407', e.sourceStart + typeError.offset, `expression error: ${typeError.message}`);
     }
   }
 }
@@ -192,18 +207,29 @@ function checkReference(ref: Reference, base: number, scope: Scope, ctx: Express
   const segAt = (i: number): number => base + (ref.segmentStarts[i] ?? ref.start);
   if (!scope.roots.has(ref.root)) {
     if ((SCOPE_ROOTS as readonly string[]).includes(ref.root)) {
-      return report('RV402', base + ref.start, `${WHY_NOT[ref.root] ?? `"${ref.root}" is not available here`} (in ${scope.label})`);
+      return report(
+        'RV402',
+        base + ref.start,
+        `${WHY_NOT[ref.root] ?? `"${ref.root}" is not available here`} (in ${scope.label})`,
+      );
     }
     const hint = didYouMean(ref.root, scope.roots) ?? `in scope here: ${[...scope.roots].join(', ')}`;
     return report('RV402', base + ref.start, `unknown variable "${ref.root}"`, hint);
   }
   const [first, second, third] = ref.path;
   if (ref.root === 'inputs' && first !== undefined && !ctx.inputs.includes(first)) {
-    const hint = didYouMean(first, ctx.inputs) ?? (ctx.inputs.length ? `declared inputs: ${ctx.inputs.join(', ')}` : 'declare it under inputs:');
+    const hint =
+      didYouMean(first, ctx.inputs) ??
+      (ctx.inputs.length ? `declared inputs: ${ctx.inputs.join(', ')}` : 'declare it under inputs:');
     return report('RV403', segAt(0), `unknown input "${first}"`, hint);
   }
   if (ref.root === 'run' && first !== undefined && !(RUN_FIELDS as readonly string[]).includes(first)) {
-    return report('RV402', segAt(0), `unknown field "run.${first}"`, didYouMean(first, RUN_FIELDS) ?? `run has: ${RUN_FIELDS.join(', ')}`);
+    return report(
+      'RV402',
+      segAt(0),
+      `unknown field "run.${first}"`,
+      didYouMean(first, RUN_FIELDS) ?? `run has: ${RUN_FIELDS.join(', ')}`,
+    );
   }
   if (ref.root !== 'tasks' || first === undefined) return;
   const task = ctx.tasks.get(first);
@@ -217,12 +243,19 @@ function checkReference(ref: Reference, base: number, scope: Scope, ctx: Express
       first === scope.taskId
         ? `task "${first}" refers to itself`
         : `task "${first}" is not upstream of task "${scope.taskId}", so it may not have run yet`,
-      first === scope.taskId ? 'use "result" in the task\'s own outputs and assert' : `add "${first}" to the needs of "${scope.taskId}"`,
+      first === scope.taskId
+        ? 'use "result" in the task\'s own outputs and assert'
+        : `add "${first}" to the needs of "${scope.taskId}"`,
     );
   }
   if (second === undefined) return;
   if (!(TASK_REFERENCE_FIELDS as readonly string[]).includes(second)) {
-    return report('RV402', segAt(1), `unknown field "${second}" of task "${first}"`, didYouMean(second, TASK_REFERENCE_FIELDS) ?? `tasks have: ${TASK_REFERENCE_FIELDS.join(', ')}`);
+    return report(
+      'RV402',
+      segAt(1),
+      `unknown field "${second}" of task "${first}"`,
+      didYouMean(second, TASK_REFERENCE_FIELDS) ?? `tasks have: ${TASK_REFERENCE_FIELDS.join(', ')}`,
+    );
   }
   if (second !== 'outputs' || third === undefined || task.forEach) return;
   const known = task.declaredOutputs ?? (task.kind?.outputs === 'dynamic' ? undefined : task.kind?.outputs);

@@ -125,7 +125,11 @@ export function buildDag(tasks: readonly { id: string; needs: readonly string[] 
  * One closed path for each cycle among the tasks Kahn's algorithm could not order. Iterative DFS
  * (a 1,000-task cycle must not overflow the stack); each task is reported in at most one cycle.
  */
-function findCycles(ids: readonly string[], needs: readonly (readonly number[])[], indegree: readonly number[]): string[][] {
+function findCycles(
+  ids: readonly string[],
+  needs: readonly (readonly number[])[],
+  indegree: readonly number[],
+): string[][] {
   const state = new Uint8Array(ids.length); // 0 unvisited, 1 on the current path, 2 done
   const cycles: string[][] = [];
   for (let s = 0; s < ids.length; s++) {

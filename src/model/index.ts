@@ -5,5 +5,11 @@ export { BUILTIN_KINDS, type KindDefinition } from './kinds/index.ts';
 export type { KindIssue } from './kinds/types.ts';
 export { parseDuration, INPUT_TYPES, type InputDefinition } from './common.ts';
 export { createWorkflowSchema, workflowJsonSchema, type TaskDocument, type WorkflowDocument } from './schema.ts';
-export { type Task, type ValidateOptions, type ValidationResult, type Workflow, validateWorkflowText } from './validate.ts';
+export {
+  type Task,
+  type ValidateOptions,
+  type ValidationResult,
+  type Workflow,
+  validateWorkflowText,
+} from './validate.ts';
 export { decodeUtf8, DEFAULT_YAML_LIMITS, parseYaml, SourceMap, type YamlLimits } from './yaml.ts';

@@ -13,7 +13,22 @@ const PATTERN_CODES = new Map<string, ErrorCode>([
   [String(IDENTIFIER_RE), 'RV205'],
 ]);
 
-const YAML11_BOOLEANS = new Set(['yes', 'no', 'on', 'off', 'y', 'n', 'Yes', 'No', 'On', 'Off', 'YES', 'NO', 'ON', 'OFF']);
+const YAML11_BOOLEANS = new Set([
+  'yes',
+  'no',
+  'on',
+  'off',
+  'y',
+  'n',
+  'Yes',
+  'No',
+  'On',
+  'Off',
+  'YES',
+  'NO',
+  'ON',
+  'OFF',
+]);
 
 export function describePath(path: DocPath): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || 'the document';
@@ -89,7 +104,14 @@ function schemaAt(schema: z.ZodType, root: unknown, path: DocPath): z.ZodType | 
   let value = root;
   for (const seg of path) {
     const d = defOf(unwrap(s, value));
-    s = d.type === 'object' ? d.shape?.[seg] : d.type === 'record' ? d.valueType : d.type === 'array' ? d.element : undefined;
+    s =
+      d.type === 'object'
+        ? d.shape?.[seg]
+        : d.type === 'record'
+          ? d.valueType
+          : d.type === 'array'
+            ? d.element
+            : undefined;
     if (s === undefined) return undefined;
     value = typeof value === 'object' && value !== null ? (value as Record<string | number, unknown>)[seg] : undefined;
   }
@@ -133,7 +155,12 @@ function mapIssue(issue: Issue, path: DocPath, ctx: IssueContext, out: Diagnosti
         const keyPath = [...path, key];
         if (task !== undefined && !taskHasKind) {
           const hint = didYouMean(key, ctx.kindNames) ?? `known kinds: ${ctx.kindNames.join(', ')}`;
-          out.push(sm.diagnostic('RV207', keyPath, `unknown task kind "${key}" in task "${String(path[1])}"`, { which: 'key', hint }));
+          out.push(
+            sm.diagnostic('RV207', keyPath, `unknown task kind "${key}" in task "${String(path[1])}"`, {
+              which: 'key',
+              hint,
+            }),
+          );
           continue;
         }
         const hint =
@@ -153,7 +180,12 @@ function mapIssue(issue: Issue, path: DocPath, ctx: IssueContext, out: Diagnosti
       if (value === undefined && issue.expected !== 'undefined') {
         const field = path[path.length - 1];
         out.push(
-          sm.diagnostic('RV203', path, `missing required field "${String(field)}" in ${describePath(path.slice(0, -1))}`, { which: 'key' }),
+          sm.diagnostic(
+            'RV203',
+            path,
+            `missing required field "${String(field)}" in ${describePath(path.slice(0, -1))}`,
+            { which: 'key' },
+          ),
         );
         return;
       }
@@ -165,7 +197,12 @@ function mapIssue(issue: Issue, path: DocPath, ctx: IssueContext, out: Diagnosti
         hint = 'quote the value to keep it as text';
       }
       out.push(
-        sm.diagnostic('RV202', path, `${where} must be ${expected}, got ${describeValue(value)}`, hint === undefined ? {} : { hint }),
+        sm.diagnostic(
+          'RV202',
+          path,
+          `${where} must be ${expected}, got ${describeValue(value)}`,
+          hint === undefined ? {} : { hint },
+        ),
       );
       return;
     }
@@ -214,20 +251,36 @@ function mapIssue(issue: Issue, path: DocPath, ctx: IssueContext, out: Diagnosti
     case 'invalid_union': {
       const branches = issue.errors;
       // A branch whose issues are all below this value matched its type: report those.
-      const deeper = branches.filter((b) => b.length > 0 && b.every((i) => i.path.length > 0 || i.code !== 'invalid_type'));
+      const deeper = branches.filter(
+        (b) => b.length > 0 && b.every((i) => i.path.length > 0 || i.code !== 'invalid_type'),
+      );
       if (deeper.length > 0) {
         const best = deeper.reduce((a, b) => (b.length < a.length ? b : a));
         for (const i of best) mapIssue(i, [...path, ...(i.path as (string | number)[])], ctx, out);
         return;
       }
       const expected = [
-        ...new Set(branches.flatMap((b) => b.filter((i) => i.code === 'invalid_type').map((i) => EXPECTED[(i as { expected: string }).expected] ?? 'another type'))),
+        ...new Set(
+          branches.flatMap((b) =>
+            b
+              .filter((i) => i.code === 'invalid_type')
+              .map((i) => EXPECTED[(i as { expected: string }).expected] ?? 'another type'),
+          ),
+        ),
       ];
       if (value === undefined) {
-        out.push(sm.diagnostic('RV203', path, `missing required field "${String(path[path.length - 1])}"`, { which: 'key' }));
+        out.push(
+          sm.diagnostic('RV203', path, `missing required field "${String(path[path.length - 1])}"`, { which: 'key' }),
+        );
         return;
       }
-      out.push(sm.diagnostic('RV202', path, `${where} must be ${expected.join(' or ') || 'another type'}, got ${describeValue(value)}`));
+      out.push(
+        sm.diagnostic(
+          'RV202',
+          path,
+          `${where} must be ${expected.join(' or ') || 'another type'}, got ${describeValue(value)}`,
+        ),
+      );
       return;
     }
     case 'too_small':

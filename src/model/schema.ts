@@ -38,7 +38,10 @@ const schedule = z.strictObject({
   cron: z.string().meta({ description: 'Five or six cron fields, e.g. "0 3 * * 1-5".' }),
   timezone: z.string().optional().meta({ description: 'IANA time zone, e.g. Europe/Paris; default UTC.' }),
   inputs: map.optional(),
-  catch_up: z.enum(['none', 'latest', 'all']).optional().meta({ description: 'What to do with ticks missed while down.' }),
+  catch_up: z
+    .enum(['none', 'latest', 'all'])
+    .optional()
+    .meta({ description: 'What to do with ticks missed while down.' }),
 });
 
 const webhook = z.strictObject({
@@ -91,10 +94,19 @@ export function createTaskSchema(kinds: readonly KindDefinition[]) {
   for (const k of kinds) kindFields[k.name] = k.spec.optional().meta({ description: k.description });
   return z.strictObject({
     description: z.string().optional(),
-    needs: z.union([identifier, z.array(identifier)]).optional().meta({ description: 'Tasks that must finish first.' }),
-    when: z.enum(['success', 'failure', 'always']).optional().meta({ description: 'How the needed tasks must have ended.' }),
+    needs: z
+      .union([identifier, z.array(identifier)])
+      .optional()
+      .meta({ description: 'Tasks that must finish first.' }),
+    when: z
+      .enum(['success', 'failure', 'always'])
+      .optional()
+      .meta({ description: 'How the needed tasks must have ended.' }),
     if: text.optional().meta({ description: 'A ${{ }} condition; the task is skipped when false.' }),
-    for_each: z.union([text, z.array(z.unknown())]).optional().meta({ description: 'Runs the task once per item.' }),
+    for_each: z
+      .union([text, z.array(z.unknown())])
+      .optional()
+      .meta({ description: 'Runs the task once per item.' }),
     concurrency: z.int().min(1).optional().meta({ description: 'How many for_each items run at once.' }),
     retry: retry.optional(),
     timeout: duration.optional(),

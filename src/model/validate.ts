@@ -86,12 +86,18 @@ export function validateWorkflowText(text: string, options: ValidateOptions = {}
   if (parsed.fatal) return finish();
   const doc = parsed.value;
   if (doc === undefined || doc === null) {
-    diagnostics.push(sm.diagnostic('RV100', [], 'the file is empty', { hint: 'a workflow needs at least a name and tasks' }));
+    diagnostics.push(
+      sm.diagnostic('RV100', [], 'the file is empty', { hint: 'a workflow needs at least a name and tasks' }),
+    );
     return finish();
   }
   if (!isMap(doc)) {
     diagnostics.push(
-      sm.diagnostic('RV103', [], `the document must be a mapping of fields (name, tasks, ...), got ${Array.isArray(doc) ? 'a list' : typeof doc}`),
+      sm.diagnostic(
+        'RV103',
+        [],
+        `the document must be a mapping of fields (name, tasks, ...), got ${Array.isArray(doc) ? 'a list' : typeof doc}`,
+      ),
     );
     return finish();
   }
@@ -133,16 +139,32 @@ export function validateWorkflowText(text: string, options: ValidateOptions = {}
 
 function checkShape(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
   if (doc.tasks === undefined && doc.process === undefined) {
-    out.push(sm.diagnostic('RV203', ['tasks'], 'a workflow needs "tasks" (or "process" for a long-running process)', { which: 'key' }));
+    out.push(
+      sm.diagnostic('RV203', ['tasks'], 'a workflow needs "tasks" (or "process" for a long-running process)', {
+        which: 'key',
+      }),
+    );
   } else if (doc.tasks !== undefined && doc.process !== undefined) {
-    out.push(sm.diagnostic('RV204', ['process'], '"tasks" and "process" cannot be used together', { which: 'key', hint: 'put the process in its own file' }));
+    out.push(
+      sm.diagnostic('RV204', ['process'], '"tasks" and "process" cannot be used together', {
+        which: 'key',
+        hint: 'put the process in its own file',
+      }),
+    );
   } else if (isMap(doc.tasks) && Object.keys(doc.tasks).length === 0) {
     out.push(sm.diagnostic('RV204', ['tasks'], '"tasks" is empty', { which: 'key', hint: 'add at least one task' }));
   }
   if (isMap(doc.process)) {
     const present = ['run', 'command'].filter((f) => (doc.process as Record<string, unknown>)[f] !== undefined);
     if (present.length !== 1) {
-      out.push(sm.diagnostic(present.length === 0 ? 'RV203' : 'RV204', ['process'], 'a process needs exactly one of "run" or "command"', { which: 'key' }));
+      out.push(
+        sm.diagnostic(
+          present.length === 0 ? 'RV203' : 'RV204',
+          ['process'],
+          'a process needs exactly one of "run" or "command"',
+          { which: 'key' },
+        ),
+      );
     }
   }
 }
@@ -162,10 +184,15 @@ function checkTasks(
     const present = Object.keys(task).filter((k) => kinds.has(k));
     if (present.length > 1) {
       out.push(
-        sm.diagnostic('RV207', ['tasks', id, present[1]!], `task "${id}" has more than one kind: ${present.join(', ')}`, {
-          which: 'key',
-          hint: 'split it into one task per kind, joined with needs',
-        }),
+        sm.diagnostic(
+          'RV207',
+          ['tasks', id, present[1]!],
+          `task "${id}" has more than one kind: ${present.join(', ')}`,
+          {
+            which: 'key',
+            hint: 'split it into one task per kind, joined with needs',
+          },
+        ),
       );
     }
     const kind = present.length > 0 ? kinds.get(present[0]!) : undefined;
@@ -196,7 +223,13 @@ function checkTasks(
       const d = parseDuration(retry.delay);
       const m = parseDuration(retry.max_delay);
       if (d !== undefined && m !== undefined && m < d) {
-        out.push(sm.diagnostic('RV204', ['tasks', id, 'retry', 'max_delay'], `retry.max_delay (${retry.max_delay}) is shorter than retry.delay (${retry.delay})`));
+        out.push(
+          sm.diagnostic(
+            'RV204',
+            ['tasks', id, 'retry', 'max_delay'],
+            `retry.max_delay (${retry.max_delay}) is shorter than retry.delay (${retry.delay})`,
+          ),
+        );
       }
     }
     infos.set(id, {
@@ -221,17 +254,24 @@ function checkNeeds(tasks: Record<string, unknown>, dag: Dag, sm: SourceMap, out
       if (need === id) {
         out.push(sm.diagnostic('RV302', path, `task "${id}" needs itself`, { hint: 'remove it from its own needs' }));
       } else if (!Object.hasOwn(tasks, need)) {
-        out.push(sm.diagnostic('RV301', path, `task "${id}" needs "${need}", which does not exist`, { hint: didYouMean(need, ids) ?? `tasks: ${ids.slice(0, 10).join(', ')}` }));
+        out.push(
+          sm.diagnostic('RV301', path, `task "${id}" needs "${need}", which does not exist`, {
+            hint: didYouMean(need, ids) ?? `tasks: ${ids.slice(0, 10).join(', ')}`,
+          }),
+        );
       }
     });
   }
   for (const cycle of dag.cycles) {
     if (cycle.length === 2) continue; // a self-need, reported above
-    const shown = cycle.length > 41 ? [...cycle.slice(0, 20), `… ${cycle.length - 40} more …`, ...cycle.slice(-20)] : cycle;
+    const shown =
+      cycle.length > 41 ? [...cycle.slice(0, 20), `… ${cycle.length - 40} more …`, ...cycle.slice(-20)] : cycle;
     const first = cycle[0]!;
     const next = cycle[1]!;
     const needs = tasks[first] as Record<string, unknown>;
-    const path = Array.isArray(needs.needs) ? ['tasks', first, 'needs', needs.needs.indexOf(next)] : ['tasks', first, 'needs'];
+    const path = Array.isArray(needs.needs)
+      ? ['tasks', first, 'needs', needs.needs.indexOf(next)]
+      : ['tasks', first, 'needs'];
     out.push(
       sm.diagnostic('RV302', path, `dependency cycle: ${shown.join(' → ')} (each task needs the next)`, {
         hint: 'remove one of these needs so the tasks can be ordered',
@@ -270,9 +310,16 @@ function checkInputs(doc: Record<string, unknown>, sm: SourceMap, out: Diagnosti
         try {
           pattern = new RegExp(def.pattern, 'u');
         } catch (err) {
-          out.push(sm.diagnostic('RV204', [...base, name, 'pattern'], `invalid regular expression: ${(err as Error).message}`));
+          out.push(
+            sm.diagnostic('RV204', [...base, name, 'pattern'], `invalid regular expression: ${(err as Error).message}`),
+          );
         }
-        if (type !== 'string' && (INPUT_TYPES as readonly string[]).includes(type)) out.push(sm.diagnostic('RV204', [...base, name, 'pattern'], `"pattern" applies to string inputs, not ${type}`, { which: 'key' }));
+        if (type !== 'string' && (INPUT_TYPES as readonly string[]).includes(type))
+          out.push(
+            sm.diagnostic('RV204', [...base, name, 'pattern'], `"pattern" applies to string inputs, not ${type}`, {
+              which: 'key',
+            }),
+          );
       }
       if (def.default !== undefined) {
         const d = def.default;
@@ -284,9 +331,21 @@ function checkInputs(doc: Record<string, unknown>, sm: SourceMap, out: Diagnosti
             }),
           );
         } else if (pattern !== undefined && typeof d === 'string' && !pattern.test(d)) {
-          out.push(sm.diagnostic('RV210', [...base, name, 'default'], `the default of "${name}" does not match its pattern ${def.pattern as string}`));
+          out.push(
+            sm.diagnostic(
+              'RV210',
+              [...base, name, 'default'],
+              `the default of "${name}" does not match its pattern ${def.pattern as string}`,
+            ),
+          );
         } else if (Array.isArray(def.enum) && !def.enum.includes(d as never)) {
-          out.push(sm.diagnostic('RV210', [...base, name, 'default'], `the default of "${name}" is not one of its enum values`));
+          out.push(
+            sm.diagnostic(
+              'RV210',
+              [...base, name, 'default'],
+              `the default of "${name}" is not one of its enum values`,
+            ),
+          );
         }
       }
     }
@@ -306,7 +365,9 @@ function checkSchedules(doc: Record<string, unknown>, sm: SourceMap, out: Diagno
   const list = Array.isArray(doc.on.schedule) ? doc.on.schedule : [doc.on.schedule];
   list.forEach((s, i) => {
     if (!isMap(s)) return;
-    const base = Array.isArray(doc.on && (doc.on as Record<string, unknown>).schedule) ? ['on', 'schedule', i] : ['on', 'schedule'];
+    const base = Array.isArray(doc.on && (doc.on as Record<string, unknown>).schedule)
+      ? ['on', 'schedule', i]
+      : ['on', 'schedule'];
     if (typeof s.cron === 'string') {
       try {
         new Cron(s.cron, { paused: true }).stop();
@@ -319,7 +380,11 @@ function checkSchedules(doc: Record<string, unknown>, sm: SourceMap, out: Diagno
       }
     }
     if (typeof s.timezone === 'string' && s.timezone !== 'UTC' && !TIME_ZONES.has(s.timezone)) {
-      out.push(sm.diagnostic('RV209', [...base, 'timezone'], `unknown time zone "${s.timezone}"`, { hint: didYouMean(s.timezone, TIME_ZONES) ?? 'use an IANA name such as Europe/Paris' }));
+      out.push(
+        sm.diagnostic('RV209', [...base, 'timezone'], `unknown time zone "${s.timezone}"`, {
+          hint: didYouMean(s.timezone, TIME_ZONES) ?? 'use an IANA name such as Europe/Paris',
+        }),
+      );
     }
   });
 }

@@ -303,7 +303,8 @@ export function parseYaml(text: string, limits: YamlLimits = DEFAULT_YAML_LIMITS
       fail('RV107', 0, `the document is ${text.length} characters; the limit is ${limits.maxBytes}`);
     }
     const nul = text.indexOf('\u0000');
-    if (nul !== -1) fail('RV108', nul, 'the file contains a NUL character', 'a workflow file is text: remove the NUL byte');
+    if (nul !== -1)
+      fail('RV108', nul, 'the file contains a NUL character', 'a workflow file is text: remove the NUL byte');
     if (!text.isWellFormed()) {
       fail('RV108', loneSurrogateOffset(text), 'the text contains a lone surrogate');
     }
@@ -315,7 +316,12 @@ export function parseYaml(text: string, limits: YamlLimits = DEFAULT_YAML_LIMITS
         const reason = err.reason || 'invalid YAML';
         const offset = err.mark?.position ?? 0;
         if (/maxDepth/.test(reason)) {
-          fail('RV105', offset, `collections are nested deeper than ${limits.maxDepth} levels`, 'flatten the structure');
+          fail(
+            'RV105',
+            offset,
+            `collections are nested deeper than ${limits.maxDepth} levels`,
+            'flatten the structure',
+          );
         }
         const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
         const indent = /^[ \t]*/.exec(text.slice(lineStart, offset + 1))![0];
@@ -381,7 +387,13 @@ function construct(
   };
 
   /** Attaches a finished value (and its span) to the enclosing collection, or makes it the root. */
-  const attach = (value: unknown, start: number, size: number, scalar: ScalarSpan | undefined, keyText?: string): void => {
+  const attach = (
+    value: unknown,
+    start: number,
+    size: number,
+    scalar: ScalarSpan | undefined,
+    keyText?: string,
+  ): void => {
     const top = stack[stack.length - 1];
     if (top === undefined) {
       root = value;
@@ -393,7 +405,10 @@ function construct(
       if (arr.length >= limits.maxCollectionItems) {
         fail('RV107', start, `a sequence has more than ${limits.maxCollectionItems} items`);
       }
-      top.info.entries.set(arr.length, scalar === undefined ? { keyStart: start, valueStart: start } : { keyStart: start, valueStart: start, scalar });
+      top.info.entries.set(
+        arr.length,
+        scalar === undefined ? { keyStart: start, valueStart: start } : { keyStart: start, valueStart: start, scalar },
+      );
       arr.push(value);
       return;
     }
@@ -403,7 +418,12 @@ function construct(
       let discard = false;
       const map = top.value as Record<string, unknown>;
       if (FORBIDDEN_KEYS.has(name)) {
-        report('RV110', start, `the key "${name}" is not allowed`, 'rename it: keys that name JavaScript object internals are refused');
+        report(
+          'RV110',
+          start,
+          `the key "${name}" is not allowed`,
+          'rename it: keys that name JavaScript object internals are refused',
+        );
         discard = true;
       } else if (Object.hasOwn(map, name)) {
         const first = top.info.entries.get(name)!;
@@ -428,7 +448,9 @@ function construct(
     (top.value as Record<string, unknown>)[key.name] = value;
     top.info.entries.set(
       key.name,
-      scalar === undefined ? { keyStart: key.start, valueStart: start } : { keyStart: key.start, valueStart: start, scalar },
+      scalar === undefined
+        ? { keyStart: key.start, valueStart: start }
+        : { keyStart: key.start, valueStart: start, scalar },
     );
   };
 
@@ -437,7 +459,12 @@ function construct(
       case EVENT_ID.DOCUMENT: {
         if (++documents > 1) {
           const seps = [...text.matchAll(/^---(?=\s|$)/gm)].map((m) => m.index);
-          fail('RV109', seps[documents - 1 - (seps.length >= documents ? 0 : 1)] ?? seps.at(-1) ?? 0, 'the file holds more than one YAML document', 'keep one workflow per file');
+          fail(
+            'RV109',
+            seps[documents - 1 - (seps.length >= documents ? 0 : 1)] ?? seps.at(-1) ?? 0,
+            'the file holds more than one YAML document',
+            'keep one workflow per file',
+          );
         }
         break;
       }
@@ -480,11 +507,22 @@ function construct(
       case EVENT_ID.ALIAS: {
         const name = slice(ev.anchorStart, ev.anchorEnd);
         const target = anchors.get(name);
-        if (target === undefined) fail('RV101', Math.max(0, ev.anchorStart - 1), `unknown alias *${name}`, 'define the anchor (&name) before using it');
+        if (target === undefined)
+          fail(
+            'RV101',
+            Math.max(0, ev.anchorStart - 1),
+            `unknown alias *${name}`,
+            'define the anchor (&name) before using it',
+          );
         const { value, size } = target!;
         aliasNodes += size;
         if (aliasNodes > limits.maxAliasNodes) {
-          fail('RV104', Math.max(0, ev.anchorStart - 1), `aliases expand to more than ${limits.maxAliasNodes} nodes`, 'this looks like an alias bomb; write the data out or use fewer aliases');
+          fail(
+            'RV104',
+            Math.max(0, ev.anchorStart - 1),
+            `aliases expand to more than ${limits.maxAliasNodes} nodes`,
+            'this looks like an alias bomb; write the data out or use fewer aliases',
+          );
         }
         const top = stack[stack.length - 1];
         if (top?.kind === 'map' && top.key === undefined) {
@@ -505,7 +543,13 @@ function construct(
         if (typeof value === 'string') checkString(value, start, limits, fail);
         const span: ScalarSpan = { valueStart: ev.valueStart, valueEnd: ev.valueEnd, quoted, block };
         if (ev.anchorStart >= 0) anchors.set(slice(ev.anchorStart, ev.anchorEnd), { value, size: 1 });
-        attach(value, start, 1, typeof value === 'string' ? span : undefined, isKey ? (tag === undefined ? decoded : String(value)) : undefined);
+        attach(
+          value,
+          start,
+          1,
+          typeof value === 'string' ? span : undefined,
+          isKey ? (tag === undefined ? decoded : String(value)) : undefined,
+        );
         break;
       }
     }

@@ -6,7 +6,10 @@ export const approvalSpec = z.strictObject({
   message: text,
   approvers: z.array(z.string()).optional().meta({ description: 'Users or groups allowed to decide.' }),
   timeout: duration.optional(),
-  default: z.enum(['approve', 'reject']).optional().meta({ description: 'The decision taken when the timeout passes.' }),
+  default: z
+    .enum(['approve', 'reject'])
+    .optional()
+    .meta({ description: 'The decision taken when the timeout passes.' }),
   fields: z.record(z.string(), inputDefinition).optional().meta({ description: 'Form fields the approver fills in.' }),
 });
 

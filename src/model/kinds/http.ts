@@ -23,7 +23,9 @@ export const httpSpec = z.strictObject({
   tls: z.strictObject({ insecure_skip_verify: z.boolean().optional(), ca_file: z.string().optional() }).optional(),
   expect: z
     .strictObject({
-      status: z.union([status, z.array(status).min(1)]).meta({ description: 'Accepted statuses: 200, [201, 409] or "2xx".' }),
+      status: z
+        .union([status, z.array(status).min(1)])
+        .meta({ description: 'Accepted statuses: 200, [201, 409] or "2xx".' }),
     })
     .optional(),
   follow_redirects: z.boolean().optional(),

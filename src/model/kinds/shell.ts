@@ -4,7 +4,9 @@ import { exactlyOne } from './exclusive.ts';
 import type { KindDefinition } from './types.ts';
 
 export const shellSpec = z.strictObject({
-  run: text.optional().meta({ description: 'A script. Pass values through env; ${{ }} here must stand as a whole shell word.' }),
+  run: text
+    .optional()
+    .meta({ description: 'A script. Pass values through env; ${{ }} here must stand as a whole shell word.' }),
   command: z.array(z.string()).min(1).optional().meta({ description: 'An argv list, run without a shell.' }),
   shell: z.enum(['bash', 'sh']).optional(),
   env: z.record(z.string(), scalar).optional(),

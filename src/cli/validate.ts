@@ -1,0 +1,74 @@
+/** `rivet validate FILE...` */
+import { ERROR_CODES, RivetError } from '../errors.ts';
+import { type LoadedWorkflow, loadWorkflow } from '../load.ts';
+import type { Diagnostic } from '../model/index.ts';
+import { EXIT } from './main.ts';
+import { type Io, paint, printable, renderDiagnostic } from './output.ts';
+
+interface FileReport {
+  readonly file: string;
+  readonly valid: boolean;
+  readonly version?: string;
+  readonly name?: string;
+  readonly tasks?: number;
+  readonly diagnostics: readonly (Diagnostic & { name: string })[];
+}
+
+async function check(file: string): Promise<{ report: FileReport; loaded?: LoadedWorkflow }> {
+  try {
+    const loaded = await loadWorkflow(file);
+    const diagnostics = loaded.diagnostics.map((d) => ({ ...d, name: ERROR_CODES[d.code].name }));
+    const wf = loaded.workflow;
+    return {
+      loaded,
+      report: {
+        file,
+        valid: wf !== undefined,
+        version: loaded.version,
+        ...(wf ? { name: wf.name, tasks: wf.tasks.length } : {}),
+        diagnostics,
+      },
+    };
+  } catch (err) {
+    if (!(err instanceof RivetError)) throw err;
+    const d: Diagnostic & { name: string } = {
+      code: err.code,
+      name: ERROR_CODES[err.code].name,
+      severity: 'error',
+      message: err.message,
+      offset: 0,
+      line: 1,
+      col: 1,
+    };
+    return { report: { file, valid: false, diagnostics: [d] } };
+  }
+}
+
+export async function validateCommand(files: readonly string[], opts: { json: boolean }, io: Io): Promise<number> {
+  const results = await Promise.all(files.map(check));
+  const invalid = results.filter((r) => !r.report.valid);
+  if (opts.json) {
+    const body = { valid: invalid.length === 0, files: results.map((r) => r.report) };
+    io.stdout.write(`${JSON.stringify(body, (k, v: unknown) => (k === 'offset' ? undefined : v), 2)}\n`);
+    return invalid.length === 0 ? EXIT.ok : EXIT.invalid;
+  }
+  let errors = 0;
+  for (const { report, loaded } of results) {
+    if (report.valid) {
+      io.stdout.write(
+        `${paint(io.stdout, 'green', 'ok')} ${printable(report.file)} (${report.name}, ${report.tasks} task${report.tasks === 1 ? '' : 's'})\n`,
+      );
+      continue;
+    }
+    for (const d of report.diagnostics) {
+      errors++;
+      io.stdout.write(`${renderDiagnostic(io.stdout, report.file, d, loaded?.sourceMap.text)}\n`);
+    }
+  }
+  if (invalid.length > 0) {
+    io.stdout.write(
+      `${errors} error${errors === 1 ? '' : 's'} in ${invalid.length} of ${files.length} file${files.length === 1 ? '' : 's'}\n`,
+    );
+  }
+  return invalid.length === 0 ? EXIT.ok : EXIT.invalid;
+}
