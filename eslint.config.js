@@ -23,7 +23,7 @@ const IO_MODULES = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'schema/', '.rivet/', 'coverage/'] },
+  { ignores: ['node_modules/', 'schema/', '.rivet/', 'coverage/', '.docs-test-*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

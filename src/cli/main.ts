@@ -18,6 +18,8 @@ export async function main(
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // Commander's own usage errors get our code, like every other error Rivet prints.
+      outputError: (s, write) => write(`error RV502 ${s.replace(/^error: /, '')}`),
     })
     .exitOverride()
     .showHelpAfterError('(run rivet --help for usage)');

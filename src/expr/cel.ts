@@ -24,7 +24,11 @@ export const SCOPE_ROOTS = [
 export type ScopeRoot = (typeof SCOPE_ROOTS)[number];
 
 export interface Budget {
-  /** Evaluation steps (AST node visits, plus one per 64 characters of every string produced). */
+  /**
+   * Evaluation steps (AST node visits, plus one per 64 characters of every string produced). It
+   * also bounds the size of any one value (nodes, counting shared parts each time they occur), so
+   * a few cheap steps cannot build a structure that is expensive to compare or convert.
+   */
   readonly maxCost: number;
   /** Wall-clock time for one evaluation. */
   readonly maxMillis: number;
@@ -85,13 +89,14 @@ function getEnvironment(): Environment {
 // The budget. cel-js evaluates synchronously and routes every child evaluation through one
 // method, `Evaluator.prototype.run`; it has no cost limit of its own. We reach that prototype
 // once through a probe function (handlers are called with the evaluator as `this`) and wrap it
-// to count steps while a budget is active. test/expr-safety.test.ts proves the hook still stops
+// to count steps while a budget is active. src/expr/safety.test.ts proves the hook still stops
 // every cost bomb, so a library change that bypasses it fails the suite instead of going unnoticed.
 
 interface ActiveBudget {
   readonly budget: Budget;
   readonly deadline: number;
   cost: number;
+  steps: number;
   exceeded: string | undefined;
 }
 
@@ -123,21 +128,73 @@ function installBudgetHook(): void {
     if (b === undefined) return original.call(this, ast, ctx);
     if (b.exceeded !== undefined) throw new BudgetExceeded(b.exceeded);
     if (++b.cost > b.budget.maxCost) exceed(b, `cost budget of ${b.budget.maxCost} steps exceeded`);
-    if ((b.cost & 1023) === 0 && performance.now() > b.deadline) {
+    // A separate step counter: `cost` jumps by string sizes and would skip multiples of 16.
+    if ((++b.steps & 15) === 0 && performance.now() > b.deadline) {
       exceed(b, `time budget of ${b.budget.maxMillis} ms exceeded`);
     }
     const result = original.call(this, ast, ctx);
-    if (typeof result === 'string') {
-      if (result.length > b.budget.maxStringLength) {
-        exceed(b, `a string of more than ${b.budget.maxStringLength} characters was produced`);
-      }
-      b.cost += result.length >> 6;
-    } else if (Array.isArray(result) && result.length > b.budget.maxListLength) {
-      exceed(b, `a list of more than ${b.budget.maxListLength} items was produced`);
-    }
+    checkValue(b, result);
     return result;
   };
   hookInstalled = true;
+}
+
+/** Charges and limits one value produced by a step (or by the whole expression). */
+function checkValue(b: ActiveBudget, value: unknown): void {
+  if (typeof value === 'string') {
+    if (value.length > b.budget.maxStringLength) {
+      exceed(b, `a string of more than ${b.budget.maxStringLength} characters was produced`);
+    }
+    b.cost += value.length >> 6;
+  } else if (typeof value === 'object' && value !== null) {
+    if (Array.isArray(value) && value.length > b.budget.maxListLength) {
+      exceed(b, `a list of more than ${b.budget.maxListLength} items was produced`);
+    }
+    if (weightOf(value, b.budget.maxCost) > b.budget.maxCost) {
+      exceed(b, `a value of more than ${b.budget.maxCost} nodes was produced`);
+    }
+  }
+}
+
+/**
+ * Weight of a value: the nodes a full walk visits (shared parts counted each time, strings one per
+ * 64 characters), what comparing, converting or printing it costs. Memoized per object: CEL values
+ * are immutable except comprehension accumulators, which only grow by push (hence the array
+ * length in the memo). Stops counting once past `limit`.
+ */
+const weights = new WeakMap<object, { readonly size: number; readonly weight: number }>();
+
+function weightOf(value: unknown, limit: number): number {
+  if (typeof value === 'string') return 1 + (value.length >> 6);
+  if (typeof value !== 'object' || value === null) return 1;
+  if (ArrayBuffer.isView(value)) return 1 + (value.byteLength >> 6);
+  const memo = weights.get(value);
+  let w = 1;
+  if (Array.isArray(value)) {
+    let from = 0;
+    if (memo !== undefined) {
+      if (memo.size === value.length) return memo.weight;
+      if (memo.size < value.length) [from, w] = [memo.size, memo.weight];
+    }
+    for (let i = from; i < value.length; i++) if ((w += weightOf(value[i], limit)) > limit) return w;
+    weights.set(value, { size: value.length, weight: w });
+    return w;
+  }
+  if (memo !== undefined) return memo.weight;
+  if (value instanceof Map || value instanceof Set) {
+    for (const [k, v] of value.entries()) {
+      if ((w += weightOf(k, limit) + weightOf(v, limit)) > limit) return w;
+    }
+  } else {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto === null || proto === Object.prototype) {
+      for (const key of Object.keys(value)) {
+        if ((w += weightOf(key, limit) + weightOf((value as Record<string, unknown>)[key], limit)) > limit) return w;
+      }
+    }
+  }
+  weights.set(value, { size: 0, weight: w });
+  return w;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,12 +241,20 @@ export function compileExpression(source: string): CompiledExpression {
     evaluate(scope, budget = DEFAULT_BUDGET) {
       const context: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       for (const root of SCOPE_ROOTS) context[root] = Object.hasOwn(scope, root) ? toCel(scope[root]) : null;
-      const b: ActiveBudget = { budget, deadline: performance.now() + budget.maxMillis, cost: 0, exceeded: undefined };
+      const b: ActiveBudget = {
+        budget,
+        deadline: performance.now() + budget.maxMillis,
+        cost: 0,
+        steps: 0,
+        exceeded: undefined,
+      };
       const outer = active;
       active = b;
       let value: unknown;
       try {
         value = parsed(context);
+        // The root node is evaluated without going through the hook: check its value here.
+        checkValue(b, value);
       } catch (err) {
         if (b.exceeded !== undefined) throw new ExpressionError('budget', b.exceeded);
         const e = err as CelErrorShape;

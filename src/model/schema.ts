@@ -92,29 +92,31 @@ const process = z.strictObject({
 export function createTaskSchema(kinds: readonly KindDefinition[]) {
   const kindFields: Record<string, z.ZodType> = {};
   for (const k of kinds) kindFields[k.name] = k.spec.optional().meta({ description: k.description });
-  return z.strictObject({
-    description: z.string().optional(),
-    needs: z
-      .union([identifier, z.array(identifier)])
-      .optional()
-      .meta({ description: 'Tasks that must finish first.' }),
-    when: z
-      .enum(['success', 'failure', 'always'])
-      .optional()
-      .meta({ description: 'How the needed tasks must have ended.' }),
-    if: text.optional().meta({ description: 'A ${{ }} condition; the task is skipped when false.' }),
-    for_each: z
-      .union([text, z.array(z.unknown())])
-      .optional()
-      .meta({ description: 'Runs the task once per item.' }),
-    concurrency: z.int().min(1).optional().meta({ description: 'How many for_each items run at once.' }),
-    retry: retry.optional(),
-    timeout: duration.optional(),
-    cache: z.strictObject({ key: text, ttl: duration.optional() }).optional(),
-    assert: z.array(text).optional().meta({ description: '${{ }} conditions on `result` that must hold.' }),
-    outputs: z.record(identifier, z.unknown()).optional(),
-    ...kindFields,
-  });
+  return z
+    .strictObject({
+      description: z.string().optional(),
+      needs: z
+        .union([identifier, z.array(identifier)])
+        .optional()
+        .meta({ description: 'Tasks that must finish first.' }),
+      when: z
+        .enum(['success', 'failure', 'always'])
+        .optional()
+        .meta({ description: 'How the needed tasks must have ended.' }),
+      if: text.optional().meta({ description: 'A ${{ }} condition; the task is skipped when false.' }),
+      for_each: z
+        .union([text, z.array(z.unknown())])
+        .optional()
+        .meta({ description: 'Runs the task once per item.' }),
+      concurrency: z.int().min(1).optional().meta({ description: 'How many for_each items run at once.' }),
+      retry: retry.optional(),
+      timeout: duration.optional(),
+      cache: z.strictObject({ key: text, ttl: duration.optional() }).optional(),
+      assert: z.array(text).optional().meta({ description: '${{ }} conditions on `result` that must hold.' }),
+      outputs: z.record(identifier, z.unknown()).optional(),
+      ...kindFields,
+    })
+    .meta({ oneOf: kinds.map((k) => ({ required: [k.name] })) });
 }
 
 export function createWorkflowSchema(kinds: readonly KindDefinition[]) {
@@ -156,7 +158,6 @@ export function workflowJsonSchema(kinds: readonly KindDefinition[]): Record<str
   const schema = z.toJSONSchema(createWorkflowSchema(kinds), { target: 'draft-2020-12', io: 'input' });
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://rivet.dev/schema/workflow.schema.json',
     title: 'Rivet workflow',
     ...schema,
   };

@@ -9,6 +9,7 @@ import { checkExpressions, type TaskInfo } from './check-expressions.ts';
 import { INPUT_TYPES, parseDuration } from './common.ts';
 import { buildDag, type Dag } from './dag.ts';
 import { type Diagnostic, sortDiagnostics } from './diagnostics.ts';
+import { exactlyOne } from './kinds/exclusive.ts';
 import { BUILTIN_KINDS, type KindDefinition } from './kinds/index.ts';
 import { createWorkflowSchema, TASK_FIELDS, type TaskDocument, type WorkflowDocument } from './schema.ts';
 import { schemaDiagnostics } from './schema-issues.ts';
@@ -208,8 +209,16 @@ function checkTasks(
         );
       }
     }
-    if (kind?.check !== undefined && (isMap(task[kind.name]) || task[kind.name] === null)) {
-      for (const issue of kind.check(isMap(task[kind.name]) ? (task[kind.name] as Record<string, unknown>) : {})) {
+    const spec = task[kind?.name ?? ''];
+    if (kind !== undefined && (isMap(spec) || spec === null)) {
+      const fields = isMap(spec) ? spec : {};
+      const issues = [
+        ...(kind.exclusive
+          ? exactlyOne(fields, kind.exclusive.fields, { optional: kind.exclusive.optional ?? false })
+          : []),
+        ...(kind.check?.(fields) ?? []),
+      ];
+      for (const issue of issues) {
         out.push(
           sm.diagnostic(issue.code, ['tasks', id, kind.name, ...issue.path], `${issue.message} (in task "${id}")`, {
             which: 'key',

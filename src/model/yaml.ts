@@ -260,8 +260,15 @@ export function decodeUtf8(
       ),
     };
   }
-  const bad = invalidUtf8Offset(bytes);
-  if (bad !== -1) {
+  let text: string | undefined;
+  try {
+    // The fast path: a strict decoder (it drops a BOM). Only a file it refuses is scanned for the offset.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) {
+    const bad = Math.max(0, invalidUtf8Offset(bytes));
     const prefix = new TextDecoder().decode(bytes.subarray(0, bad));
     return {
       diagnostic: makeDiagnostic(
@@ -273,7 +280,6 @@ export function decodeUtf8(
       ),
     };
   }
-  let text = new TextDecoder('utf-8', { ignoreBOM: false }).decode(bytes);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return { text };
 }

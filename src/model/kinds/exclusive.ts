@@ -22,3 +22,10 @@ export function exactlyOne(
   }
   return [];
 }
+
+/** The same rule as JSON Schema, attached to the spec's schema with `.meta()` for editors. */
+export function exclusiveJsonSchema(fields: readonly string[], optional = false): Record<string, unknown> {
+  if (!optional) return { oneOf: fields.map((f) => ({ required: [f] })) };
+  const pairs = fields.flatMap((a, i) => fields.slice(i + 1).map((b) => ({ required: [a, b] })));
+  return { not: { anyOf: pairs } };
+}

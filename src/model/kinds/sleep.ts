@@ -1,17 +1,19 @@
 import { z } from 'zod';
 import { duration, text } from '../common.ts';
-import { exactlyOne } from './exclusive.ts';
+import { exclusiveJsonSchema } from './exclusive.ts';
 import type { KindDefinition } from './types.ts';
 
-export const sleepSpec = z.strictObject({
-  duration: duration.optional(),
-  until: text.optional().meta({ description: 'An RFC 3339 time to wait for.' }),
-});
+export const sleepSpec = z
+  .strictObject({
+    duration: duration.optional(),
+    until: text.optional().meta({ description: 'An RFC 3339 time to wait for.' }),
+  })
+  .meta(exclusiveJsonSchema(['duration', 'until']));
 
 export const sleep: KindDefinition = {
   name: 'sleep',
   description: 'Waits durably for a duration or until a time.',
   spec: sleepSpec,
   outputs: [],
-  check: (spec) => exactlyOne(spec, ['duration', 'until']),
+  exclusive: { fields: ['duration', 'until'] },
 };

@@ -23,6 +23,8 @@ export interface KindDefinition {
   readonly response?: boolean;
   /** Spec fields whose text goes into a shell script, checked for unsafe `${{ }}` splicing. */
   readonly shellScriptFields?: readonly string[];
-  /** Rules the schema cannot say; called only with a spec that passed the schema. */
+  /** Spec fields of which exactly one (or, if optional, at most one) may be set. */
+  readonly exclusive?: { readonly fields: readonly string[]; readonly optional?: boolean };
+  /** Other rules beyond the schema, called with the spec as written. */
   readonly check?: (spec: Readonly<Record<string, unknown>>) => KindIssue[];
 }
