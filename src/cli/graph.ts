@@ -82,6 +82,10 @@ export async function graphCommand(file: string, format: GraphFormat, io: Io): P
     return EXIT.invalid;
   }
   const wf = loaded.workflow;
+  if (wf.document.process !== undefined) {
+    io.stderr.write(`${file} describes a process (${wf.name}), which has no task graph\n`);
+    return EXIT.ok;
+  }
   io.stdout.write(
     format === 'mermaid' ? renderMermaid(wf) : format === 'dot' ? renderDot(wf) : renderText(wf, io.stdout),
   );

@@ -11,6 +11,7 @@ interface FileReport {
   readonly version?: string;
   readonly name?: string;
   readonly tasks?: number;
+  readonly process?: boolean;
   readonly diagnostics: readonly (Diagnostic & { name: string })[];
 }
 
@@ -25,7 +26,7 @@ async function check(file: string): Promise<{ report: FileReport; loaded?: Loade
         file,
         valid: wf !== undefined,
         version: loaded.version,
-        ...(wf ? { name: wf.name, tasks: wf.tasks.length } : {}),
+        ...(wf ? { name: wf.name, tasks: wf.tasks.length, process: wf.document.process !== undefined } : {}),
         diagnostics,
       },
     };
@@ -55,9 +56,8 @@ export async function validateCommand(files: readonly string[], opts: { json: bo
   let errors = 0;
   for (const { report, loaded } of results) {
     if (report.valid) {
-      io.stdout.write(
-        `${paint(io.stdout, 'green', 'ok')} ${printable(report.file)} (${report.name}, ${report.tasks} task${report.tasks === 1 ? '' : 's'})\n`,
-      );
+      const what = report.process ? 'process' : `${report.tasks} task${report.tasks === 1 ? '' : 's'}`;
+      io.stdout.write(`${paint(io.stdout, 'green', 'ok')} ${printable(report.file)} (${report.name}, ${what})\n`);
       continue;
     }
     for (const d of report.diagnostics) {

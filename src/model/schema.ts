@@ -28,7 +28,11 @@ const retry = z.strictObject({
   delay: duration.optional(),
   max_delay: duration.optional(),
   jitter: z.boolean().optional(),
-  on: z.array(z.enum(RETRY_ON)).min(1).optional().meta({ description: 'Which failures retry; default: all.' }),
+  on: z
+    .array(z.union([z.enum(RETRY_ON), z.literal(429)]))
+    .min(1)
+    .optional()
+    .meta({ description: 'Which failures retry; default: all.' }),
 });
 
 const map = z.record(z.string(), z.unknown());
