@@ -126,8 +126,8 @@ test('graph: mermaid and dot', () => {
   const m = rivet(['graph', '--format', 'mermaid', small]);
   assert.equal(m.code, 0);
   assert.match(m.stdout, /^flowchart TD\n/);
-  assert.match(m.stdout, /  build --> test\n/);
-  assert.match(m.stdout, /  deploy -\. failure \.-> rollback\n/);
+  assert.match(m.stdout, / {2}build --> test\n/);
+  assert.match(m.stdout, / {2}deploy -\. failure \.-> rollback\n/);
   const d = rivet(['graph', '-f', 'dot', small]);
   assert.equal(d.code, 0);
   assert.match(d.stdout, /^digraph "small" \{/);

@@ -150,7 +150,8 @@ function checkValue(b: ActiveBudget, value: unknown): void {
     if (Array.isArray(value) && value.length > b.budget.maxListLength) {
       exceed(b, `a list of more than ${b.budget.maxListLength} items was produced`);
     }
-    if (weightOf(value, b.budget.maxCost) > b.budget.maxCost) {
+    // Scope data is a tree the caller sized; what an expression builds from it is weighed.
+    if (!scopeValues.has(value) && weightOf(value, b.budget.maxCost) > b.budget.maxCost) {
       exceed(b, `a value of more than ${b.budget.maxCost} nodes was produced`);
     }
   }
@@ -163,6 +164,8 @@ function checkValue(b: ActiveBudget, value: unknown): void {
  * length in the memo). Stops counting once past `limit`.
  */
 const weights = new WeakMap<object, { readonly size: number; readonly weight: number }>();
+/** Containers made by toCel from scope data. */
+const scopeValues = new WeakSet<object>();
 
 function weightOf(value: unknown, limit: number): number {
   if (typeof value === 'string') return 1 + (value.length >> 6);
@@ -218,7 +221,8 @@ function errorOffset(err: CelErrorShape): number {
 }
 
 function firstLine(message: string | undefined): string {
-  return (message ?? 'invalid expression').split('\n')[0]!.trim();
+  const line = (message ?? 'invalid expression').split('\n')[0]!.trim();
+  return line === 'Unexpected token: EOF' ? 'the expression ends too early' : line;
 }
 
 const cache = new Map<string, CompiledExpression>();
@@ -282,6 +286,18 @@ export function typeCheck(source: string): ExpressionError | undefined {
   return new ExpressionError('type', firstLine(e.message), errorOffset(e));
 }
 
+let functionNames: ReadonlySet<string> | undefined;
+
+/** Names of the functions and macros CEL knows here (for "did you mean" on unknown ones). */
+export function knownFunctions(): ReadonlySet<string> {
+  functionNames ??= new Set(
+    getEnvironment()
+      .getDefinitions()
+      .functions.map((f) => f.name),
+  );
+  return functionNames;
+}
+
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
@@ -300,7 +316,11 @@ export function toCel(value: unknown, depth = 0): unknown {
       return Number.isSafeInteger(value) ? BigInt(value) : value;
     case 'object': {
       if (value === null) return null;
-      if (Array.isArray(value)) return value.map((v) => toCel(v, depth + 1));
+      if (Array.isArray(value)) {
+        const list = value.map((v) => toCel(v, depth + 1));
+        scopeValues.add(list);
+        return list;
+      }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== null && proto !== Object.prototype) return null;
       const out = Object.create(null) as Record<string, unknown>;
@@ -308,6 +328,7 @@ export function toCel(value: unknown, depth = 0): unknown {
         if (FORBIDDEN.has(key)) continue;
         out[key] = toCel((value as Record<string, unknown>)[key], depth + 1);
       }
+      scopeValues.add(out);
       return out;
     }
     default:

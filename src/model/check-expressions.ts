@@ -3,7 +3,7 @@
  * and that each reference names something in scope at that place (DESIGN.md section 3).
  */
 import type { ErrorCode } from '../errors.ts';
-import { compileExpression, ExpressionError, SCOPE_ROOTS, typeCheck } from '../expr/cel.ts';
+import { compileExpression, ExpressionError, knownFunctions, SCOPE_ROOTS, typeCheck } from '../expr/cel.ts';
 import { collectReferences, type Reference } from '../expr/refs.ts';
 import { hasTemplate, parseTemplate, type Template, TemplateSyntaxError } from '../expr/template.ts';
 import type { Dag } from './dag.ts';
@@ -191,8 +191,7 @@ function checkString(s: string, path: DocPath, scope: Scope, ctx: ExpressionChec
     for (const ref of collectReferences(ast)) checkReference(ref, e.sourceStart, scope, ctx, report);
     if (out.length === before) {
       const typeError = typeCheck(e.source);
-      if (typeError !== undefined)
-        report('RV407', e.sourceStart + typeError.offset, `expression error: ${typeError.message}`);
+      if (typeError !== undefined) reportTypeError(typeError, e.sourceStart, report);
     }
   }
 }
@@ -267,4 +266,31 @@ function checkReference(ref: Reference, base: number, scope: Scope, ctx: Express
       didYouMean(third, known) ?? (known.length ? `its outputs: ${known.join(', ')}` : 'it declares no outputs'),
     );
   }
+}
+
+/** What people from other languages reach for, and the CEL function that does it. */
+const FUNCTION_ALIASES: Record<string, string> = {
+  length: 'size',
+  len: 'size',
+  count: 'size',
+  toUpperCase: 'upperAscii',
+  upper: 'upperAscii',
+  toLowerCase: 'lowerAscii',
+  lower: 'lowerAscii',
+  includes: 'contains',
+  strip: 'trim',
+  str: 'string',
+  toString: 'string',
+  parseInt: 'int',
+};
+
+function reportTypeError(err: ExpressionError, base: number, report: Report): void {
+  const overload = /no matching overload for '(?:[^'(]*\.)?(\w+)\(/.exec(err.message);
+  const name = overload?.[1];
+  if (name !== undefined && !knownFunctions().has(name)) {
+    const alias = FUNCTION_ALIASES[name];
+    const hint = alias !== undefined ? `CEL calls it ${alias}()` : didYouMean(name, knownFunctions());
+    return report('RV407', base + err.offset, `unknown function "${name}"`, hint);
+  }
+  report('RV407', base + err.offset, `expression error: ${err.message}`);
 }

@@ -13,6 +13,21 @@ const PATTERN_CODES = new Map<string, ErrorCode>([
   [String(IDENTIFIER_RE), 'RV205'],
 ]);
 
+/** Type names from other languages, mapped to Rivet's input types. */
+const INPUT_TYPE_ALIASES: Record<string, string> = {
+  int: 'integer',
+  long: 'integer',
+  bool: 'boolean',
+  str: 'string',
+  text: 'string',
+  float: 'number',
+  double: 'number',
+  array: 'list',
+  map: 'object',
+  dict: 'object',
+  hash: 'object',
+};
+
 const YAML11_BOOLEANS = new Set([
   'yes',
   'no',
@@ -209,7 +224,13 @@ function mapIssue(issue: Issue, path: DocPath, ctx: IssueContext, out: Diagnosti
     case 'invalid_value': {
       const allowed = issue.values.map((v) => String(v));
       const isInputType = path[path.length - 1] === 'type' && allowed.join() === INPUT_TYPES.join();
-      const hint = typeof value === 'string' ? didYouMean(value, allowed) : undefined;
+      const alias = isInputType && typeof value === 'string' ? INPUT_TYPE_ALIASES[value.toLowerCase()] : undefined;
+      const hint =
+        alias !== undefined
+          ? `did you mean "${alias}"?`
+          : typeof value === 'string'
+            ? didYouMean(value, allowed)
+            : undefined;
       out.push(
         sm.diagnostic(
           isInputType ? 'RV208' : 'RV204',
@@ -233,13 +254,25 @@ function mapIssue(issue: Issue, path: DocPath, ctx: IssueContext, out: Diagnosti
           ? 'write a number and a unit: 500ms, 30s, 5m, 1h30m, 2d'
           : code === 'RV205'
             ? 'use lower-case letters, digits and _, not starting with a digit (it is used in expressions)'
-            : undefined;
+            : path.length === 1 && path[0] === 'name'
+              ? 'a workflow name uses letters, digits, _ . and -, and starts with a letter or digit'
+              : undefined;
       out.push(sm.diagnostic(code, path, message, hint === undefined ? {} : { hint }));
       return;
     }
     case 'invalid_key': {
       const key = String(path[path.length - 1]);
-      const kind = path.length === 2 && path[0] === 'tasks' ? 'task id' : 'name';
+      const parent = path[path.length - 2];
+      const kind =
+        path.length === 2 && path[0] === 'tasks'
+          ? 'task id'
+          : parent === 'outputs'
+            ? 'output name'
+            : parent === 'inputs'
+              ? 'input name'
+              : parent === 'fields'
+                ? 'field name'
+                : 'name';
       out.push(
         sm.diagnostic('RV205', path, `${kind} "${key}" is not an identifier`, {
           which: 'key',

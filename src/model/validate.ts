@@ -13,7 +13,7 @@ import { exactlyOne } from './kinds/exclusive.ts';
 import { BUILTIN_KINDS, type KindDefinition } from './kinds/index.ts';
 import { createWorkflowSchema, TASK_FIELDS, type TaskDocument, type WorkflowDocument } from './schema.ts';
 import { schemaDiagnostics } from './schema-issues.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean, withSuggestionBudget } from './suggest.ts';
 import { DEFAULT_YAML_LIMITS, parseYaml, type SourceMap, type YamlLimits } from './yaml.ts';
 
 export interface ValidateOptions {
@@ -70,8 +70,15 @@ function needsOf(task: unknown): string[] {
   return Array.isArray(n) ? n.filter((x): x is string => typeof x === 'string') : [];
 }
 
+/** Candidates "did you mean" hints may compare per document: at most ~100 ms of suggestions. */
+const SUGGESTION_BUDGET = 200_000;
+
 /** Validates workflow text. Never throws on bad input. */
 export function validateWorkflowText(text: string, options: ValidateOptions = {}): ValidationResult {
+  return withSuggestionBudget(SUGGESTION_BUDGET, () => validate(text, options));
+}
+
+function validate(text: string, options: ValidateOptions): ValidationResult {
   const kinds = options.kinds ?? BUILTIN_KINDS;
   const parsed = parseYaml(text, options.limits ?? DEFAULT_YAML_LIMITS);
   const sm = parsed.sourceMap;
@@ -88,7 +95,9 @@ export function validateWorkflowText(text: string, options: ValidateOptions = {}
   const doc = parsed.value;
   if (doc === undefined || doc === null) {
     diagnostics.push(
-      sm.diagnostic('RV100', [], 'the file is empty', { hint: 'a workflow needs at least a name and tasks' }),
+      sm.diagnostic('RV100', [], 'the file holds no workflow (it is empty or only comments)', {
+        hint: 'a workflow needs at least a name and tasks',
+      }),
     );
     return finish();
   }
@@ -319,9 +328,9 @@ function checkInputs(doc: Record<string, unknown>, sm: SourceMap, out: Diagnosti
         try {
           pattern = new RegExp(def.pattern, 'u');
         } catch (err) {
-          out.push(
-            sm.diagnostic('RV204', [...base, name, 'pattern'], `invalid regular expression: ${(err as Error).message}`),
-          );
+          // The engine's message already starts with "Invalid regular expression: /…/u: ".
+          const reason = (err as Error).message.replace(/^Invalid regular expression: /, '');
+          out.push(sm.diagnostic('RV204', [...base, name, 'pattern'], `invalid regular expression ${reason}`));
         }
         if (type !== 'string' && (INPUT_TYPES as readonly string[]).includes(type))
           out.push(
@@ -382,9 +391,14 @@ function checkSchedules(doc: Record<string, unknown>, sm: SourceMap, out: Diagno
         new Cron(s.cron, { paused: true }).stop();
       } catch (err) {
         out.push(
-          sm.diagnostic('RV209', [...base, 'cron'], `invalid cron expression "${s.cron}": ${(err as Error).message}`, {
-            hint: 'five fields: minute hour day-of-month month day-of-week, e.g. "30 2 * * 1-5"',
-          }),
+          sm.diagnostic(
+            'RV209',
+            [...base, 'cron'],
+            `invalid cron expression "${s.cron}": ${(err as Error).message.replace(/^CronPattern: /, '')}`,
+            {
+              hint: 'five fields: minute hour day-of-month month day-of-week, e.g. "30 2 * * 1-5"',
+            },
+          ),
         );
       }
     }

@@ -109,8 +109,8 @@ export class SourceMap {
 
   /**
    * Source offset of character `index` of the decoded string at `path`. Exact for plain and
-   * unescaped quoted scalars; for escapes, folding and block scalars it finds the decoded line in
-   * the source, and falls back to the start of the scalar.
+   * unescaped quoted scalars; for escapes, folding and block scalars it finds the decoded line (or,
+   * across folds, the word at `index`) in the source, and falls back to the start of the scalar.
    */
   offsetInString(path: DocPath, decoded: string, index: number): number {
     const span = this.scalar(path);
@@ -123,6 +123,16 @@ export class SourceMap {
     const line = decoded.slice(lineStart, lineEnd);
     const found = line.length > 0 ? raw.indexOf(line) : -1;
     if (found !== -1) return span.valueStart + found + (index - lineStart);
+    // Folding joins source lines, so the decoded line is not in the source; but folding only
+    // changes whitespace, so the text from `index` to the next space is: take the same occurrence.
+    const word = /^\S+/.exec(decoded.slice(index))?.[0];
+    if (word !== undefined) {
+      let nth = 0;
+      for (let i = decoded.indexOf(word); i !== -1 && i < index; i = decoded.indexOf(word, i + 1)) nth++;
+      let at = raw.indexOf(word);
+      for (; at !== -1 && nth > 0; nth--) at = raw.indexOf(word, at + 1);
+      if (at !== -1) return span.valueStart + at;
+    }
     return span.valueStart - (span.quoted ? 1 : 0);
   }
 
@@ -542,9 +552,18 @@ function construct(
         const decoded = getScalarValue(text, ev);
         const quoted = ev.style === SCALAR_STYLE.SINGLE_QUOTED || ev.style === SCALAR_STYLE.DOUBLE_QUOTED;
         const block = ev.style === SCALAR_STYLE.LITERAL_BLOCK || ev.style === SCALAR_STYLE.FOLDED_BLOCK;
-        const start = quoted ? ev.valueStart - 1 : ev.valueStart;
         const top = stack[stack.length - 1];
         const isKey = top?.kind === 'map' && top.key === undefined;
+        // An empty scalar (`key:` with nothing after it) has no source range (-1): place it at its
+        // tag or anchor, else at its key, else at the collection holding it, never at 1:1.
+        const start =
+          ev.valueStart >= 0
+            ? ev.valueStart - (quoted ? 1 : 0)
+            : ev.tagStart >= 0
+              ? ev.tagStart
+              : ev.anchorStart >= 0
+                ? ev.anchorStart - 1
+                : (top?.key?.start ?? top?.info.start ?? 0);
         const value = scalarValue(decoded, ev, tag, start, fail);
         if (typeof value === 'string') checkString(value, start, limits, fail);
         const span: ScalarSpan = { valueStart: ev.valueStart, valueEnd: ev.valueEnd, quoted, block };
