@@ -6,6 +6,7 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import type { ASTNode } from '@marcbachmann/cel-js';
+import { RE2JS } from 're2js';
 
 /** The names an expression may start from (DESIGN.md section 3). */
 export const SCOPE_ROOTS = [
@@ -123,20 +124,68 @@ function installBudgetHook(): void {
     throw new Error('cel-js changed: cannot install the evaluation budget');
   }
   const original = proto.run;
+  const evaluate = (ev: unknown, ast: unknown, ctx: unknown): unknown =>
+    isMatchesCall(ast) ? runMatches(ev as Runner, ast, ctx) : original.call(ev, ast, ctx);
   proto.run = function run(this: unknown, ast: unknown, ctx: unknown): unknown {
     const b = active;
-    if (b === undefined) return original.call(this, ast, ctx);
+    if (b === undefined) return evaluate(this, ast, ctx);
     if (b.exceeded !== undefined) throw new BudgetExceeded(b.exceeded);
     if (++b.cost > b.budget.maxCost) exceed(b, `cost budget of ${b.budget.maxCost} steps exceeded`);
     // A separate step counter: `cost` jumps by string sizes and would skip multiples of 16.
     if ((++b.steps & 15) === 0 && performance.now() > b.deadline) {
       exceed(b, `time budget of ${b.budget.maxMillis} ms exceeded`);
     }
-    const result = original.call(this, ast, ctx);
+    const result = evaluate(this, ast, ctx);
     checkValue(b, result);
     return result;
   };
   hookInstalled = true;
+}
+
+// `matches()`: cel-js runs it with a JavaScript RegExp, which backtracks: `"aaaa…!".matches("^(a+)+$")`
+// takes seconds at 27 characters, in one native call no budget can interrupt. CEL specifies RE2
+// syntax, so calls to matches are evaluated here with re2js (a port of RE2: linear time).
+
+interface CallNode {
+  readonly op: string;
+  readonly args: readonly unknown[];
+}
+interface Runner {
+  run(ast: unknown, ctx: unknown): unknown;
+}
+
+function isMatchesCall(ast: unknown): ast is CallNode {
+  const node = ast as CallNode;
+  return (node.op === 'rcall' || node.op === 'call') && node.args[0] === 'matches';
+}
+
+const patterns = new Map<string, RE2JS>();
+
+function compilePattern(pattern: string): RE2JS {
+  let re = patterns.get(pattern);
+  if (re === undefined) {
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (err) {
+      throw new Error(`invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (patterns.size >= 1000) patterns.clear();
+    patterns.set(pattern, re);
+  }
+  return re;
+}
+
+function runMatches(ev: Runner, node: CallNode, ctx: unknown): unknown {
+  const [subjectNode, patternNode] =
+    node.op === 'rcall' ? [node.args[1], (node.args[2] as unknown[])[0]] : (node.args[1] as unknown[]);
+  const subject = ev.run(subjectNode, ctx);
+  const pattern = ev.run(patternNode, ctx);
+  if (typeof subject !== 'string' || typeof pattern !== 'string') {
+    throw new Error(`matches() takes a string and a pattern string, got ${typeof subject} and ${typeof pattern}`);
+  }
+  return compilePattern(pattern).matcher(subject).find();
 }
 
 /** Charges and limits one value produced by a step (or by the whole expression). */
@@ -239,6 +288,10 @@ export function compileExpression(source: string): CompiledExpression {
     const e = err as CelErrorShape;
     throw new ExpressionError('syntax', firstLine(e.message), errorOffset(e));
   }
+  // The root node is evaluated without going through the hook, so a root `matches()` call is
+  // wrapped in dyn() (which changes nothing else) to reach the RE2 path; offsets shift by 4.
+  const shift = isMatchesCall(parsed.ast) ? 'dyn('.length : 0;
+  const runnable = shift === 0 ? parsed : env.parse(`dyn(${source})`);
   const compiled: CompiledExpression = {
     source,
     ast: parsed.ast,
@@ -256,13 +309,13 @@ export function compileExpression(source: string): CompiledExpression {
       active = b;
       let value: unknown;
       try {
-        value = parsed(context);
+        value = runnable(context);
         // The root node is evaluated without going through the hook: check its value here.
         checkValue(b, value);
       } catch (err) {
         if (b.exceeded !== undefined) throw new ExpressionError('budget', b.exceeded);
         const e = err as CelErrorShape;
-        throw new ExpressionError('evaluation', firstLine(e.message), errorOffset(e));
+        throw new ExpressionError('evaluation', firstLine(e.message), Math.max(0, errorOffset(e) - shift));
       } finally {
         active = outer;
       }
@@ -367,7 +420,12 @@ export function fromCel(value: unknown, depth = 0): unknown {
         }
         return out;
       }
-      // Durations, unsigned ints, types and optionals render as their CEL text.
+      // An optional (`inputs.?x`, `optional.of(1)`) is its value, or null when empty.
+      const optional = value as { hasValue?: unknown; value?: unknown };
+      if (typeof optional.hasValue === 'function' && typeof optional.value === 'function') {
+        return (optional.hasValue as () => boolean)() ? fromCel((optional.value as () => unknown)(), depth + 1) : null;
+      }
+      // Durations, unsigned ints and types render as their CEL text.
       return String(value);
     }
     default:

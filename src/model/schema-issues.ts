@@ -28,6 +28,7 @@ const INPUT_TYPE_ALIASES: Record<string, string> = {
   hash: 'object',
 };
 
+// YAML 1.1's booleans (y|Y|yes|Yes|YES|n|N|no|...|on|...|off|...), which YAML 1.2 reads as text.
 const YAML11_BOOLEANS = new Set([
   'yes',
   'no',
@@ -35,6 +36,8 @@ const YAML11_BOOLEANS = new Set([
   'off',
   'y',
   'n',
+  'Y',
+  'N',
   'Yes',
   'No',
   'On',
@@ -223,6 +226,18 @@ function mapIssue(issue: Issue, path: DocPath, ctx: IssueContext, out: Diagnosti
     }
     case 'invalid_value': {
       const allowed = issue.values.map((v) => String(v));
+      if (value === undefined) {
+        // A required field with a fixed set of values (webhook.kind) that is not there at all.
+        out.push(
+          sm.diagnostic(
+            'RV203',
+            path,
+            `missing required field "${String(path[path.length - 1])}" in ${describePath(path.slice(0, -1))}`,
+            { which: 'key', hint: `one of: ${allowed.join(', ')}` },
+          ),
+        );
+        return;
+      }
       const isInputType = path[path.length - 1] === 'type' && allowed.join() === INPUT_TYPES.join();
       const alias = isInputType && typeof value === 'string' ? INPUT_TYPE_ALIASES[value.toLowerCase()] : undefined;
       const hint =

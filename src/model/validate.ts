@@ -116,7 +116,10 @@ function validate(text: string, options: ValidateOptions): ValidationResult {
   const schema = schemaFor(kinds);
   const result = schema.safeParse(doc);
   if (!result.success) {
-    diagnostics.push(...schemaDiagnostics(result.error.issues, { schema, root: doc, sourceMap: sm, kindNames }));
+    // A loop, not push(...): a spread of 100,000+ diagnostics overflows the call stack.
+    for (const d of schemaDiagnostics(result.error.issues, { schema, root: doc, sourceMap: sm, kindNames })) {
+      diagnostics.push(d);
+    }
   }
 
   const tasksDoc = isMap(doc.tasks) ? doc.tasks : {};
@@ -128,7 +131,7 @@ function validate(text: string, options: ValidateOptions): ValidationResult {
   checkInputs(doc, sm, diagnostics);
   checkSchedules(doc, sm, diagnostics);
   const inputs = isMap(doc.inputs) ? Object.keys(doc.inputs) : [];
-  diagnostics.push(...checkExpressions(doc, { sourceMap: sm, inputs, tasks: taskInfos, dag }));
+  for (const d of checkExpressions(doc, { sourceMap: sm, inputs, tasks: taskInfos, dag })) diagnostics.push(d);
 
   if (!result.success || diagnostics.length > 0) return finish();
   const document = result.data as WorkflowDocument;

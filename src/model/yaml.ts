@@ -17,13 +17,19 @@ export interface YamlLimits {
   readonly maxBytes: number;
   /** Deepest nesting of collections. */
   readonly maxDepth: number;
-  /** Nodes that aliases may add on top of the nodes written in the file. */
+  /**
+   * Nodes that aliases may add on top of the nodes written in the file. A string counts as one
+   * node per STRING_CHARS_PER_NODE characters (at least one).
+   */
   readonly maxAliasNodes: number;
   /** Items in one mapping or sequence. */
   readonly maxCollectionItems: number;
   /** Characters in one string. */
   readonly maxStringLength: number;
 }
+
+/** For the alias budget: the characters of a string that weigh as much as one node. */
+export const STRING_CHARS_PER_NODE = 32;
 
 export const DEFAULT_YAML_LIMITS: YamlLimits = Object.freeze({
   maxBytes: 1024 * 1024,
@@ -474,10 +480,9 @@ function construct(
     switch (ev.type) {
       case EVENT_ID.DOCUMENT: {
         if (++documents > 1) {
-          const seps = [...text.matchAll(/^---(?=\s|$)/gm)].map((m) => m.index);
           fail(
             'RV109',
-            seps[documents - 1 - (seps.length >= documents ? 0 : 1)] ?? seps.at(-1) ?? 0,
+            secondDocumentOffset(text, events, events.indexOf(ev)),
             'the file holds more than one YAML document',
             'keep one workflow per file',
           );
@@ -567,11 +572,14 @@ function construct(
         const value = scalarValue(decoded, ev, tag, start, fail);
         if (typeof value === 'string') checkString(value, start, limits, fail);
         const span: ScalarSpan = { valueStart: ev.valueStart, valueEnd: ev.valueEnd, quoted, block };
-        if (ev.anchorStart >= 0) anchors.set(slice(ev.anchorStart, ev.anchorEnd), { value, size: 1 });
+        // A long string weighs more than one node: aliasing it repeats its text, and every copy is
+        // checked again (a 200 KB string of expressions aliased 5,000 times exhausted the heap).
+        const size = typeof value === 'string' ? 1 + Math.floor(value.length / STRING_CHARS_PER_NODE) : 1;
+        if (ev.anchorStart >= 0) anchors.set(slice(ev.anchorStart, ev.anchorEnd), { value, size });
         attach(
           value,
           start,
-          1,
+          size,
           typeof value === 'string' ? span : undefined,
           isKey ? (tag === undefined ? decoded : String(value)) : undefined,
         );
@@ -580,6 +588,30 @@ function construct(
     }
   }
   return root;
+}
+
+/** Source range of an event, [-1, -1] when it has none (document events, empty scalars). */
+function eventRange(ev: Event): [number, number] {
+  if (ev.type === EVENT_ID.SCALAR) return [ev.valueStart, ev.valueEnd];
+  if (ev.type === EVENT_ID.MAPPING || ev.type === EVENT_ID.SEQUENCE) return [ev.start, ev.start + 1];
+  if (ev.type === EVENT_ID.ALIAS) return [ev.anchorStart, ev.anchorEnd];
+  return [-1, -1];
+}
+
+/**
+ * Where the document that starts at `events[index]` begins: its `---` line when it has one,
+ * else its first node (after a `...` end marker there is no `---`), else the end of the first.
+ */
+function secondDocumentOffset(text: string, events: readonly Event[], index: number): number {
+  let previousEnd = 0;
+  for (let i = 0; i < index; i++) previousEnd = Math.max(previousEnd, eventRange(events[i]!)[1]);
+  let firstNode = -1;
+  for (let i = index + 1; i < events.length && firstNode < 0; i++) firstNode = eventRange(events[i]!)[0];
+  for (const m of text.slice(previousEnd).matchAll(/^---(?=\s|$)/gm)) {
+    const at = previousEnd + m.index;
+    if (firstNode < 0 || at <= firstNode) return at;
+  }
+  return firstNode >= 0 ? firstNode : previousEnd;
 }
 
 function scalarValue(decoded: string, ev: ScalarEvent, tag: string | undefined, start: number, fail: Fail): unknown {
