@@ -285,6 +285,7 @@ export function compileExpression(source: string): CompiledExpression {
   try {
     parsed = env.parse(source);
   } catch (err) {
+    if (err instanceof RangeError) throw new ExpressionError('syntax', 'the expression is nested too deeply');
     const e = err as CelErrorShape;
     throw new ExpressionError('syntax', firstLine(e.message), errorOffset(e));
   }
@@ -337,6 +338,26 @@ export function typeCheck(source: string): ExpressionError | undefined {
   if (result.valid) return undefined;
   const e = result.error as CelErrorShape;
   return new ExpressionError('type', firstLine(e.message), errorOffset(e));
+}
+
+/**
+ * Parses and type-checks an expression once, without caching it: what validation needs for every
+ * `${{ }}` of a file (a 10,000-task file must not keep 10,000 compiled expressions alive).
+ * Throws ExpressionError (kind `syntax`) like compileExpression.
+ */
+export function analyzeExpression(source: string): { readonly ast: ASTNode; readonly typeError?: ExpressionError } {
+  let parsed: ReturnType<Environment['parse']>;
+  try {
+    parsed = getEnvironment().parse(source);
+  } catch (err) {
+    if (err instanceof RangeError) throw new ExpressionError('syntax', 'the expression is nested too deeply');
+    const e = err as CelErrorShape;
+    throw new ExpressionError('syntax', firstLine(e.message), errorOffset(e));
+  }
+  const checked = parsed.check();
+  if (checked.valid) return { ast: parsed.ast };
+  const e = checked.error as CelErrorShape;
+  return { ast: parsed.ast, typeError: new ExpressionError('type', firstLine(e.message), errorOffset(e)) };
 }
 
 let functionNames: ReadonlySet<string> | undefined;

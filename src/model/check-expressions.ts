@@ -3,7 +3,7 @@
  * and that each reference names something in scope at that place (DESIGN.md section 3).
  */
 import type { ErrorCode } from '../errors.ts';
-import { compileExpression, ExpressionError, knownFunctions, SCOPE_ROOTS, typeCheck } from '../expr/cel.ts';
+import { analyzeExpression, ExpressionError, knownFunctions, SCOPE_ROOTS } from '../expr/cel.ts';
 import { collectReferences, type Reference } from '../expr/refs.ts';
 import { hasTemplate, parseTemplate, type Template, TemplateSyntaxError } from '../expr/template.ts';
 import type { Dag } from './dag.ts';
@@ -177,9 +177,9 @@ function checkString(s: string, path: DocPath, scope: Scope, ctx: ExpressionChec
     });
   }
   for (const e of exprs) {
-    let ast;
+    let analysis;
     try {
-      ast = compileExpression(e.source).ast;
+      analysis = analyzeExpression(e.source);
     } catch (err) {
       if (err instanceof ExpressionError) {
         report('RV401', e.sourceStart + err.offset, `invalid expression: ${err.message}`);
@@ -188,10 +188,9 @@ function checkString(s: string, path: DocPath, scope: Scope, ctx: ExpressionChec
       throw err;
     }
     const before = out.length;
-    for (const ref of collectReferences(ast)) checkReference(ref, e.sourceStart, scope, ctx, report);
-    if (out.length === before) {
-      const typeError = typeCheck(e.source);
-      if (typeError !== undefined) reportTypeError(typeError, e.sourceStart, report);
+    for (const ref of collectReferences(analysis.ast)) checkReference(ref, e.sourceStart, scope, ctx, report);
+    if (out.length === before && analysis.typeError !== undefined) {
+      reportTypeError(analysis.typeError, e.sourceStart, report);
     }
   }
 }
@@ -235,7 +234,9 @@ function checkReference(ref: Reference, base: number, scope: Scope, ctx: Express
   if (task === undefined) {
     return report('RV404', segAt(0), `unknown task "${first}"`, didYouMean(first, ctx.tasks.keys()));
   }
-  if (scope.taskId !== undefined && (first === scope.taskId || !ctx.dag.isUpstream(first, scope.taskId))) {
+  // With a dependency cycle (reported on its own) "upstream" has no meaning: check self-reference only.
+  const cyclic = ctx.dag.cycles.length > 0;
+  if (scope.taskId !== undefined && (first === scope.taskId || (!cyclic && !ctx.dag.isUpstream(first, scope.taskId)))) {
     return report(
       'RV405',
       segAt(0),

@@ -11,5 +11,6 @@ export {
   type ValidationResult,
   type Workflow,
   validateWorkflowText,
+  MAX_TASKS,
 } from './validate.ts';
 export { decodeUtf8, DEFAULT_YAML_LIMITS, parseYaml, SourceMap, type YamlLimits } from './yaml.ts';

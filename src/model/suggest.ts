@@ -23,10 +23,6 @@ export function editDistance(a: string, b: string, max = Number.POSITIVE_INFINIT
   return prev[b.length]!;
 }
 
-/**
- * The candidate nearest to `word`, if it is near enough to be a likely misspelling:
- * at most a third of the word's length in edits (at least one), case-insensitive.
- */
 /** Candidates all `nearest` calls may still compare in the current validation (withSuggestionBudget). */
 let remaining = Number.POSITIVE_INFINITY;
 
@@ -46,6 +42,10 @@ export function withSuggestionBudget<T>(candidates: number, fn: () => T): T {
   }
 }
 
+/**
+ * The candidate nearest to `word`, if it is near enough to be a likely misspelling:
+ * at most a third of the word's length in edits (at least one), case-insensitive.
+ */
 export function nearest(word: string, candidates: Iterable<string>): string | undefined {
   const lower = word.toLowerCase();
   const max = Math.max(1, Math.floor(word.length / 3));

@@ -4,6 +4,7 @@
  * sorted by position. Pure: text in, a Workflow and diagnostics out.
  */
 import { Cron } from 'croner';
+import { RE2JS } from 're2js';
 import type { z } from 'zod';
 import { checkExpressions, type TaskInfo } from './check-expressions.ts';
 import { INPUT_TYPES, parseDuration } from './common.ts';
@@ -20,7 +21,12 @@ export interface ValidateOptions {
   /** Task kinds besides (or instead of) the built-in ones; plugins add theirs here. */
   readonly kinds?: readonly KindDefinition[];
   readonly limits?: YamlLimits;
+  /** Most tasks in one workflow (default MAX_TASKS). */
+  readonly maxTasks?: number;
 }
+
+/** Tasks in one workflow: beyond this, split it into sub-workflows. */
+export const MAX_TASKS = 10_000;
 
 export interface Task {
   readonly id: string;
@@ -123,6 +129,21 @@ function validate(text: string, options: ValidateOptions): ValidationResult {
   }
 
   const tasksDoc = isMap(doc.tasks) ? doc.tasks : {};
+  const taskCount = Object.keys(tasksDoc).length;
+  if (taskCount > (options.maxTasks ?? MAX_TASKS)) {
+    diagnostics.push(
+      sm.diagnostic(
+        'RV107',
+        ['tasks'],
+        `the workflow has ${taskCount} tasks; the limit is ${options.maxTasks ?? MAX_TASKS}`,
+        {
+          which: 'key',
+          hint: 'split it into sub-workflows (the workflow kind)',
+        },
+      ),
+    );
+    return finish();
+  }
   const kindByName = new Map(kinds.map((k) => [k.name, k]));
   checkShape(doc, sm, diagnostics);
   const taskInfos = checkTasks(tasksDoc, kindByName, sm, diagnostics);
@@ -326,14 +347,22 @@ function checkInputs(doc: Record<string, unknown>, sm: SourceMap, out: Diagnosti
     for (const [name, def] of Object.entries(defs)) {
       if (!isMap(def)) continue;
       const type = typeof def.type === 'string' ? def.type : 'string';
-      let pattern: RegExp | undefined;
+      let pattern: RE2JS | undefined;
       if (typeof def.pattern === 'string') {
+        // RE2 syntax, matched in linear time: a pattern like ^(a+)+$ cannot stall validation or runs.
         try {
-          pattern = new RegExp(def.pattern, 'u');
+          pattern = RE2JS.compile(def.pattern);
         } catch (err) {
-          // The engine's message already starts with "Invalid regular expression: /…/u: ".
-          const reason = (err as Error).message.replace(/^Invalid regular expression: /, '');
-          out.push(sm.diagnostic('RV204', [...base, name, 'pattern'], `invalid regular expression ${reason}`));
+          out.push(
+            sm.diagnostic(
+              'RV204',
+              [...base, name, 'pattern'],
+              `invalid regular expression: ${(err as Error).message}`,
+              {
+                hint: 'patterns use RE2 syntax (no lookaround or backreferences)',
+              },
+            ),
+          );
         }
         if (type !== 'string' && (INPUT_TYPES as readonly string[]).includes(type))
           out.push(
@@ -351,7 +380,7 @@ function checkInputs(doc: Record<string, unknown>, sm: SourceMap, out: Diagnosti
               ...(yaml11 ? { hint: `YAML 1.2 reads ${d} as text: write true or false` } : {}),
             }),
           );
-        } else if (pattern !== undefined && typeof d === 'string' && !pattern.test(d)) {
+        } else if (pattern !== undefined && typeof d === 'string' && !pattern.matcher(d).find()) {
           out.push(
             sm.diagnostic(
               'RV210',

@@ -24,6 +24,8 @@ export interface YamlLimits {
   readonly maxAliasNodes: number;
   /** Items in one mapping or sequence. */
   readonly maxCollectionItems: number;
+  /** Nodes (scalars, mappings, sequences, aliases) written in the whole document. */
+  readonly maxNodes: number;
   /** Characters in one string. */
   readonly maxStringLength: number;
 }
@@ -35,7 +37,8 @@ export const DEFAULT_YAML_LIMITS: YamlLimits = Object.freeze({
   maxBytes: 1024 * 1024,
   maxDepth: 64,
   maxAliasNodes: 10_000,
-  maxCollectionItems: 100_000,
+  maxCollectionItems: 20_000,
+  maxNodes: 300_000,
   maxStringLength: 256 * 1024,
 });
 
@@ -476,7 +479,17 @@ function construct(
     );
   };
 
+  let nodes = 0;
   for (const ev of events) {
+    if (ev.type !== EVENT_ID.POP && ev.type !== EVENT_ID.DOCUMENT && ++nodes > limits.maxNodes) {
+      const at = 'start' in ev ? ev.start : 'valueStart' in ev ? ev.valueStart : 0;
+      fail(
+        'RV107',
+        Math.max(0, at),
+        `the document has more than ${limits.maxNodes} nodes`,
+        'split the workflow into sub-workflows',
+      );
+    }
     switch (ev.type) {
       case EVENT_ID.DOCUMENT: {
         if (++documents > 1) {
