@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { duration, identifier, inputDefinition, scalar, stringList, text } from './common.ts';
+import { exclusiveJsonSchema } from './kinds/exclusive.ts';
 import type { KindDefinition } from './kinds/index.ts';
 
 export const TASK_FIELDS = [
@@ -65,37 +66,47 @@ const amqp = z.strictObject({
   ack: z.enum(['on_record', 'on_complete']).optional(),
 });
 
-const process = z.strictObject({
-  run: text.optional(),
-  command: z.array(z.string()).min(1).optional(),
-  env: z.record(z.string(), scalar).optional(),
-  cwd: z.string().optional(),
-  ready: z
-    .strictObject({
-      http: z.string().optional().meta({ description: 'A URL that answers 2xx once ready.' }),
-      tcp: z.union([z.int().min(1).max(65535), z.string()]).optional(),
-      log: z.string().optional().meta({ description: 'A regular expression matched against output lines.' }),
-      timeout: duration.optional(),
-    })
-    .optional(),
-  restart: z
-    .strictObject({
-      policy: z.enum(['never', 'on_failure', 'always']),
-      max_restarts: z.int().min(0).optional(),
-      delay: duration.optional(),
-    })
-    .optional(),
-  stop: z
-    .strictObject({
-      signal: z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGKILL']).optional(),
-      grace: duration.optional(),
-    })
-    .optional(),
-});
+/** A process runs either a script or an argv list. */
+export const PROCESS_COMMAND = ['run', 'command'] as const;
+
+const process = z
+  .strictObject({
+    run: text.optional(),
+    command: z.array(z.string()).min(1).optional(),
+    env: z.record(z.string(), scalar).optional(),
+    cwd: z.string().optional(),
+    ready: z
+      .strictObject({
+        http: z.string().optional().meta({ description: 'A URL that answers 2xx once ready.' }),
+        tcp: z.union([z.int().min(1).max(65535), z.string()]).optional(),
+        log: z.string().optional().meta({ description: 'A regular expression matched against output lines.' }),
+        timeout: duration.optional(),
+      })
+      .optional(),
+    restart: z
+      .strictObject({
+        policy: z.enum(['never', 'on_failure', 'always']),
+        max_restarts: z.int().min(0).optional(),
+        delay: duration.optional(),
+      })
+      .optional(),
+    stop: z
+      .strictObject({
+        signal: z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGKILL']).optional(),
+        grace: duration.optional(),
+      })
+      .optional(),
+  })
+  .meta(exclusiveJsonSchema(PROCESS_COMMAND));
 
 export function createTaskSchema(kinds: readonly KindDefinition[]) {
   const kindFields: Record<string, z.ZodType> = {};
-  for (const k of kinds) kindFields[k.name] = k.spec.optional().meta({ description: k.description });
+  for (const k of kinds) {
+    // Fields that exclude each other are checked by the validator (with a clear message) and,
+    // for editors, said in JSON Schema as well.
+    const spec = k.exclusive ? k.spec.meta(exclusiveJsonSchema(k.exclusive.fields, k.exclusive.optional)) : k.spec;
+    kindFields[k.name] = spec.optional().meta({ description: k.description });
+  }
   return z
     .strictObject({
       description: z.string().optional(),

@@ -12,7 +12,13 @@ import { buildDag, type Dag } from './dag.ts';
 import { type Diagnostic, sortDiagnostics } from './diagnostics.ts';
 import { exactlyOne } from './kinds/exclusive.ts';
 import { BUILTIN_KINDS, type KindDefinition } from './kinds/index.ts';
-import { createWorkflowSchema, TASK_FIELDS, type TaskDocument, type WorkflowDocument } from './schema.ts';
+import {
+  createWorkflowSchema,
+  PROCESS_COMMAND,
+  TASK_FIELDS,
+  type TaskDocument,
+  type WorkflowDocument,
+} from './schema.ts';
 import { schemaDiagnostics } from './schema-issues.ts';
 import { didYouMean, withSuggestionBudget } from './suggest.ts';
 import { DEFAULT_YAML_LIMITS, parseYaml, type SourceMap, type YamlLimits } from './yaml.ts';
@@ -189,15 +195,9 @@ function checkShape(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic
     out.push(sm.diagnostic('RV204', ['tasks'], '"tasks" is empty', { which: 'key', hint: 'add at least one task' }));
   }
   if (isMap(doc.process)) {
-    const present = ['run', 'command'].filter((f) => (doc.process as Record<string, unknown>)[f] !== undefined);
-    if (present.length !== 1) {
+    for (const issue of exactlyOne(doc.process, PROCESS_COMMAND)) {
       out.push(
-        sm.diagnostic(
-          present.length === 0 ? 'RV203' : 'RV204',
-          ['process'],
-          'a process needs exactly one of "run" or "command"',
-          { which: 'key' },
-        ),
+        sm.diagnostic(issue.code, ['process', ...issue.path], `${issue.message} (in process)`, { which: 'key' }),
       );
     }
   }

@@ -1,47 +1,44 @@
 import { z } from 'zod';
 import { duration, scalar, text } from '../common.ts';
-import { exclusiveJsonSchema } from './exclusive.ts';
 import type { KindDefinition } from './types.ts';
 
 const status = z.union([z.int().min(100).max(599), z.string().regex(/^[1-5]xx$/)]);
 
-export const httpSpec = z
-  .strictObject({
-    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
-    url: text.meta({ description: 'Absolute http(s) URL.' }),
-    query: z.record(z.string(), scalar).optional(),
-    headers: z.record(z.string(), z.string()).optional(),
-    json: z.unknown().optional().meta({ description: 'A JSON body; sets Content-Type: application/json.' }),
-    form: z.record(z.string(), scalar).optional().meta({ description: 'A URL-encoded form body.' }),
-    body: z.string().optional().meta({ description: 'A raw text body.' }),
-    auth: z
-      .strictObject({
-        basic: z.strictObject({ username: z.string(), password: z.string() }).optional(),
-        bearer: z.string().optional(),
-      })
-      .optional(),
-    timeout: duration.optional(),
-    tls: z.strictObject({ insecure_skip_verify: z.boolean().optional(), ca_file: z.string().optional() }).optional(),
-    expect: z
-      .strictObject({
-        status: z
-          .union([status, z.array(status).min(1)])
-          .meta({ description: 'Accepted statuses: 200, [201, 409] or "2xx".' }),
-      })
-      .optional(),
-    follow_redirects: z.boolean().optional(),
-    max_redirects: z.int().min(0).max(20).optional(),
-    max_response_bytes: z.int().min(1).optional(),
-    poll: z
-      .strictObject({
-        until: text.meta({ description: 'A ${{ }} condition on `response`; polling stops when it holds.' }),
-        url: text.optional().meta({ description: 'What to poll; default: the Location of a 202, else the same URL.' }),
-        interval: duration.optional(),
-        timeout: duration.optional(),
-      })
-      .optional(),
-  })
-  .meta(exclusiveJsonSchema(['json', 'form', 'body'], true));
+export const httpSpec = z.strictObject({
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
+  url: text.meta({ description: 'Absolute http(s) URL.' }),
+  query: z.record(z.string(), scalar).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  json: z.unknown().optional().meta({ description: 'A JSON body; sets Content-Type: application/json.' }),
+  form: z.record(z.string(), scalar).optional().meta({ description: 'A URL-encoded form body.' }),
+  body: z.string().optional().meta({ description: 'A raw text body.' }),
+  auth: z
+    .strictObject({
+      basic: z.strictObject({ username: z.string(), password: z.string() }).optional(),
+      bearer: z.string().optional(),
+    })
+    .optional(),
+  timeout: duration.optional(),
+  tls: z.strictObject({ insecure_skip_verify: z.boolean().optional(), ca_file: z.string().optional() }).optional(),
+  expect: z
+    .strictObject({
+      status: z
+        .union([status, z.array(status).min(1)])
+        .meta({ description: 'Accepted statuses: 200, [201, 409] or "2xx".' }),
+    })
+    .optional(),
+  follow_redirects: z.boolean().optional(),
+  max_redirects: z.int().min(0).max(20).optional(),
+  max_response_bytes: z.int().min(1).optional(),
+  poll: z
+    .strictObject({
+      until: text.meta({ description: 'A ${{ }} condition on `response`; polling stops when it holds.' }),
+      url: text.optional().meta({ description: 'What to poll; default: the Location of a 202, else the same URL.' }),
+      interval: duration.optional(),
+      timeout: duration.optional(),
+    })
+    .optional(),
+});
 
 export const http: KindDefinition = {
   name: 'http',

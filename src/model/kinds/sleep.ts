@@ -1,14 +1,11 @@
 import { z } from 'zod';
 import { duration, text } from '../common.ts';
-import { exclusiveJsonSchema } from './exclusive.ts';
 import type { KindDefinition } from './types.ts';
 
-export const sleepSpec = z
-  .strictObject({
-    duration: duration.optional(),
-    until: text.optional().meta({ description: 'An RFC 3339 time to wait for.' }),
-  })
-  .meta(exclusiveJsonSchema(['duration', 'until']));
+export const sleepSpec = z.strictObject({
+  duration: duration.optional(),
+  until: text.optional().meta({ description: 'An RFC 3339 time to wait for.' }),
+});
 
 export const sleep: KindDefinition = {
   name: 'sleep',
