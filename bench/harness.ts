@@ -28,10 +28,14 @@ export function time(fn: () => void, runs = 7, warmup = 2): number {
 }
 
 /** Median wall time in ms of a whole process, started with this Node. */
-export function timeProcess(args: readonly string[], runs = 7): number {
+export function timeProcess(
+  args: readonly string[],
+  runs = 7,
+  env: () => NodeJS.ProcessEnv = () => process.env,
+): number {
   return time(
     () => {
-      const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
+      const r = spawnSync(process.execPath, args, { stdio: 'ignore', env: env() });
       if (r.status !== 0 && r.status !== 2) throw new Error(`${args.join(' ')} exited ${r.status}`);
     },
     runs,

@@ -25,5 +25,8 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.exit(2);
 }
 
+// Node caches compiled code (and stripped TypeScript) on disk: later starts skip that work.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
