@@ -1,41 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { found, where, expectOnly, expectClean, lines } from '../../test/helpers/diagnostics.ts';
 import { validateWorkflowText } from './validate.ts';
-
-/** `CODE line:col` of every diagnostic. */
-function found(text: string): string[] {
-  return validateWorkflowText(text).diagnostics.map((d) => `${d.code} ${d.line}:${d.col}`);
-}
-
-/** Line and column of the `nth` occurrence of `needle` on 1-based `line` of `text`. */
-function where(text: string, line: number, needle: string, nth = 0): string {
-  const l = text.split('\n')[line - 1];
-  assert.ok(l !== undefined, `no line ${line}`);
-  let col = -1;
-  for (let i = 0; i <= nth; i++) col = l.indexOf(needle, col + 1);
-  assert.ok(col >= 0, `"${needle}" not on line ${line}: ${l}`);
-  return `${line}:${col + 1}`;
-}
-
-function expectOnly(text: string, code: string, line: number, needle: string, nth = 0): void {
-  const r = validateWorkflowText(text);
-  assert.deepEqual(
-    r.diagnostics.map((d) => `${d.code} ${d.line}:${d.col}`),
-    [`${code} ${where(text, line, needle, nth)}`],
-    r.diagnostics.map((d) => d.message).join('; '),
-  );
-}
-
-function expectClean(text: string): void {
-  const r = validateWorkflowText(text);
-  assert.deepEqual(
-    r.diagnostics.map((d) => `${d.code} ${d.line}:${d.col} ${d.message}`),
-    [],
-  );
-  assert.ok(r.workflow);
-}
-
-const lines = (...ls: string[]): string => `${ls.join('\n')}\n`;
 
 describe('RV401 expression syntax', () => {
   test('a CEL syntax error points inside the expression', () => {

@@ -1,76 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DESIGN_EXAMPLE, found, where, expectOnly } from '../../test/helpers/diagnostics.ts';
 import { validateWorkflowText } from './validate.ts';
-
-/** The workflow of DESIGN.md section 3, which must validate cleanly. */
-const DESIGN_EXAMPLE = `name: provision_bucket
-description: Create a storage bucket for a team, after approval.
-catalog: { title: Request a bucket, category: Storage }
-inputs:
-  team:   { type: string, required: true, description: Owning team }
-  bucket: { type: string, required: true, pattern: "^[a-z0-9-]{3,63}$" }
-  public: { type: boolean, default: false }
-concurrency: { key: "bucket-\${{ inputs.bucket }}", limit: 1 }
-tasks:
-  find_team:
-    http:
-      method: GET
-      url: \${{ vars.platform_api }}/teams
-      query: { name: "\${{ inputs.team }}" }
-      expect: { status: [200] }
-    outputs:
-      team_id: \${{ response.body.items[0].id }}
-  approve:
-    approval:
-      message: Create \${{ inputs.bucket }} for \${{ inputs.team }}?
-      approvers: [platform]
-      timeout: 72h
-  create:
-    needs: [find_team, approve]
-    http:
-      method: POST
-      url: \${{ vars.platform_api }}/buckets
-      json: { name: "\${{ inputs.bucket }}", team_id: "\${{ tasks.find_team.outputs.team_id }}" }
-      expect: { status: [201, 409] }
-    retry: { attempts: 5, backoff: exponential, delay: 1s, max_delay: 30s }
-    timeout: 30s
-  page_oncall:
-    needs: [create]
-    when: failure
-    shell:
-      run: ./scripts/page.sh "$BUCKET"
-      env: { BUCKET: "\${{ inputs.bucket }}" }
-outputs:
-  bucket_id: \${{ tasks.create.outputs.body.id }}
-on:
-  webhook: { kind: jira, secret: "\${{ secrets.JIRA_HOOK }}", inputs: { team: "\${{ event.body.issue.fields.customfield_10010 }}" } }
-`;
-
-/** `CODE line:col` of every diagnostic. */
-function found(text: string): string[] {
-  return validateWorkflowText(text).diagnostics.map((d) => `${d.code} ${d.line}:${d.col}`);
-}
-
-/** Line and column of the `nth` occurrence of `needle` on 1-based `line` of `text`. */
-function where(text: string, line: number, needle: string, nth = 0): string {
-  const l = text.split('\n')[line - 1];
-  assert.ok(l !== undefined, `no line ${line}`);
-  let col = -1;
-  for (let i = 0; i <= nth; i++) col = l.indexOf(needle, col + 1);
-  assert.ok(col >= 0, `"${needle}" not on line ${line}: ${l}`);
-  return `${line}:${col + 1}`;
-}
-
-/** Asserts the text has exactly one diagnostic: `code` at `needle` on `line`. */
-function expectOnly(text: string, code: string, line: number, needle: string, nth = 0): void {
-  const r = validateWorkflowText(text);
-  assert.deepEqual(
-    r.diagnostics.map((d) => `${d.code} ${d.line}:${d.col}`),
-    [`${code} ${where(text, line, needle, nth)}`],
-    r.diagnostics.map((d) => d.message).join('; '),
-  );
-  assert.equal(r.workflow, undefined);
-}
 
 describe('validateWorkflowText: a valid workflow', () => {
   test('the DESIGN.md example validates with no diagnostics', () => {

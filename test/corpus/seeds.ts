@@ -4,55 +4,15 @@
  * block and flow style, block scalars, escapes, anchors, multi-byte UTF-8 and a process file.
  */
 
+import { readFileSync } from 'node:fs';
+
 export interface Seed {
   readonly name: string;
   readonly text: string;
 }
 
 /** DESIGN.md section 3, as written there. */
-const provisionBucket = `# yaml-language-server: $schema=../schema/workflow.schema.json
-name: provision_bucket
-description: Create a storage bucket for a team, after approval.
-catalog: { title: Request a bucket, category: Storage }
-inputs:
-  team:   { type: string, required: true, description: Owning team }
-  bucket: { type: string, required: true, pattern: "^[a-z0-9-]{3,63}$" }
-  public: { type: boolean, default: false }
-concurrency: { key: "bucket-\${{ inputs.bucket }}", limit: 1 }
-tasks:
-  find_team:
-    http:
-      method: GET
-      url: \${{ vars.platform_api }}/teams
-      query: { name: "\${{ inputs.team }}" }
-      expect: { status: [200] }             # any other status fails the task
-    outputs:
-      team_id: \${{ response.body.items[0].id }}
-  approve:
-    approval:
-      message: Create \${{ inputs.bucket }} for \${{ inputs.team }}?
-      approvers: [platform]
-      timeout: 72h
-  create:
-    needs: [find_team, approve]
-    http:
-      method: POST
-      url: \${{ vars.platform_api }}/buckets
-      json: { name: "\${{ inputs.bucket }}", team_id: "\${{ tasks.find_team.outputs.team_id }}" }
-      expect: { status: [201, 409] }
-    retry: { attempts: 5, backoff: exponential, delay: 1s, max_delay: 30s }
-    timeout: 30s
-  page_oncall:
-    needs: [create]
-    when: failure                            # success (default) | failure | always
-    shell:
-      run: ./scripts/page.sh "$BUCKET"
-      env: { BUCKET: "\${{ inputs.bucket }}" }
-outputs:
-  bucket_id: \${{ tasks.create.outputs.body.id }}
-on:
-  webhook: { kind: jira, secret: "\${{ secrets.JIRA_HOOK }}", inputs: { team: "\${{ event.body.issue.fields.customfield_10010 }}" } }
-`;
+const provisionBucket = readFileSync(new URL('../fixtures/design-example.yaml', import.meta.url), 'utf8');
 
 /** A scheduled pipeline: for_each, cache, assert, block scalars, sleep, a child workflow. */
 const etlNightly = `name: etl_nightly
