@@ -26,9 +26,10 @@ export function renderText(wf: Workflow, io?: Io['stdout']): string {
       const t = wf.task(id)!;
       const needs = t.needs.length > 0 ? `  ← ${t.needs.join(', ')}` : '';
       const m = marks(t);
-      lines.push(
-        `  ${id.padEnd(width)}  ${style('cyan', t.kind.padEnd(kindWidth))}${needs}${m.length > 0 ? style('yellow', `  [${m.join('] [')}]`) : ''}`,
-      );
+      // Pad the kind only when something follows it, so lines carry no trailing spaces.
+      const tail = `${needs}${m.length > 0 ? style('yellow', `  [${m.join('] [')}]`) : ''}`;
+      const kind = tail === '' ? t.kind : t.kind.padEnd(kindWidth);
+      lines.push(`  ${id.padEnd(width)}  ${style('cyan', kind)}${tail}`);
     }
   });
   return `${lines.join('\n')}\n`;

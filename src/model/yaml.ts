@@ -10,7 +10,16 @@
 import { EVENT_ID, getScalarValue, parseEvents, SCALAR_STYLE, YAMLException } from 'js-yaml';
 import type { Event, ScalarEvent } from 'js-yaml';
 import type { ErrorCode } from '../errors.ts';
-import { type Diagnostic, type DocPath, LineIndex, makeDiagnostic } from './diagnostics.ts';
+import { type Diagnostic, LineIndex, makeDiagnostic } from './diagnostics.ts';
+import { type ContainerInfo, type ScalarSpan, SourceMap } from './source-map.ts';
+import { invalidUtf8Offset, loneSurrogateOffset } from './utf8.ts';
+import { resolvePlainScalar, tagName } from './yaml-scalars.ts';
+
+export { SourceMap, type ScalarSpan } from './source-map.ts';
+export { invalidUtf8Offset } from './utf8.ts';
+export { resolvePlainScalar } from './yaml-scalars.ts';
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface YamlLimits {
   /** Largest accepted document, in bytes of UTF-8. */
@@ -42,123 +51,6 @@ export const DEFAULT_YAML_LIMITS: YamlLimits = Object.freeze({
   maxStringLength: 256 * 1024,
 });
 
-/** Where a scalar's text sits in the source, to place errors inside it (a column in an expression). */
-export interface ScalarSpan {
-  readonly valueStart: number;
-  readonly valueEnd: number;
-  readonly quoted: boolean;
-  readonly block: boolean;
-}
-
-interface Entry {
-  readonly keyStart: number;
-  readonly valueStart: number;
-  readonly scalar?: ScalarSpan;
-}
-
-interface ContainerInfo {
-  readonly start: number;
-  readonly entries: Map<string | number, Entry>;
-}
-
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/** Positions of every key and value of a loaded document, looked up by path. */
-export class SourceMap {
-  readonly text: string;
-  readonly lines: LineIndex;
-  readonly root: unknown;
-  readonly #containers: WeakMap<object, ContainerInfo>;
-
-  constructor(text: string, lines: LineIndex, root: unknown, containers: WeakMap<object, ContainerInfo>) {
-    this.text = text;
-    this.lines = lines;
-    this.root = root;
-    this.#containers = containers;
-  }
-
-  #walk(path: DocPath): { parent: ContainerInfo | undefined; entry: Entry | undefined; depth: number } {
-    let value: unknown = this.root;
-    let parent: ContainerInfo | undefined;
-    let entry: Entry | undefined;
-    let depth = 0;
-    for (const seg of path) {
-      const info = typeof value === 'object' && value !== null ? this.#containers.get(value) : undefined;
-      const next = info?.entries.get(seg);
-      if (info === undefined || next === undefined) break;
-      parent = info;
-      entry = next;
-      depth++;
-      value = (value as Record<string | number, unknown>)[seg];
-    }
-    return { parent, entry, depth };
-  }
-
-  /**
-   * Offset of the value at `path` (or of its key with `which: 'key'`). A path that does not exist
-   * in full (a missing field) resolves to the deepest existing part: the key of the object that
-   * lacks it.
-   */
-  offset(path: DocPath, which: 'key' | 'value' = 'value'): number {
-    const { entry, depth } = this.#walk(path);
-    if (entry === undefined) {
-      const rootInfo =
-        typeof this.root === 'object' && this.root !== null ? this.#containers.get(this.root) : undefined;
-      return rootInfo?.start ?? 0;
-    }
-    if (depth < path.length) return entry.keyStart;
-    return which === 'key' ? entry.keyStart : entry.valueStart;
-  }
-
-  /** The span of the string scalar at `path`, if there is one. */
-  scalar(path: DocPath): ScalarSpan | undefined {
-    const { entry, depth } = this.#walk(path);
-    return depth === path.length ? entry?.scalar : undefined;
-  }
-
-  /**
-   * Source offset of character `index` of the decoded string at `path`. Exact for plain and
-   * unescaped quoted scalars; for escapes, folding and block scalars it finds the decoded line (or,
-   * across folds, the word at `index`) in the source, and falls back to the start of the scalar.
-   */
-  offsetInString(path: DocPath, decoded: string, index: number): number {
-    const span = this.scalar(path);
-    if (span === undefined) return this.offset(path);
-    const raw = this.text.slice(span.valueStart, span.valueEnd);
-    if (raw === decoded) return span.valueStart + index;
-    const lineStart = decoded.lastIndexOf('\n', index - 1) + 1;
-    let lineEnd = decoded.indexOf('\n', index);
-    if (lineEnd === -1) lineEnd = decoded.length;
-    const line = decoded.slice(lineStart, lineEnd);
-    const found = line.length > 0 ? raw.indexOf(line) : -1;
-    if (found !== -1) return span.valueStart + found + (index - lineStart);
-    // Folding joins source lines, so the decoded line is not in the source; but folding only
-    // changes whitespace, so the text from `index` to the next space is: take the same occurrence.
-    const word = /^\S+/.exec(decoded.slice(index))?.[0];
-    if (word !== undefined) {
-      let nth = 0;
-      for (let i = decoded.indexOf(word); i !== -1 && i < index; i = decoded.indexOf(word, i + 1)) nth++;
-      let at = raw.indexOf(word);
-      for (; at !== -1 && nth > 0; nth--) at = raw.indexOf(word, at + 1);
-      if (at !== -1) return span.valueStart + at;
-    }
-    return span.valueStart - (span.quoted ? 1 : 0);
-  }
-
-  diagnostic(
-    code: ErrorCode,
-    path: DocPath,
-    message: string,
-    extra: { hint?: string; which?: 'key' | 'value'; offset?: number } = {},
-  ): Diagnostic {
-    const offset = extra.offset ?? this.offset(path, extra.which);
-    return makeDiagnostic(this.lines, code, offset, message, {
-      path,
-      ...(extra.hint === undefined ? {} : { hint: extra.hint }),
-    });
-  }
-}
-
 export interface YamlResult {
   readonly value: unknown;
   readonly sourceMap: SourceMap;
@@ -168,60 +60,6 @@ export interface YamlResult {
 }
 
 class Fatal extends Error {}
-
-const INT_RE = /^[-+]?[0-9]+$/;
-const OCT_RE = /^0o[0-7]+$/;
-const HEX_RE = /^0x[0-9a-fA-F]+$/;
-const FLOAT_RE = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
-const INF_RE = /^[-+]?\.(inf|Inf|INF)$/;
-const NAN_RE = /^\.(nan|NaN|NAN)$/;
-
-/** YAML 1.2 core schema resolution of a plain scalar (so `no`, `on` and `yes` stay strings). */
-export function resolvePlainScalar(text: string): unknown {
-  switch (text) {
-    case '':
-    case '~':
-    case 'null':
-    case 'Null':
-    case 'NULL':
-      return null;
-    case 'true':
-    case 'True':
-    case 'TRUE':
-      return true;
-    case 'false':
-    case 'False':
-    case 'FALSE':
-      return false;
-  }
-  const c = text.charCodeAt(0);
-  // Only text starting with a digit, sign, dot or 0x/0o can be a number: skip regexes otherwise.
-  if (!((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) return text;
-  if (INT_RE.test(text)) return Number.parseInt(text, 10);
-  if (OCT_RE.test(text)) return Number.parseInt(text.slice(2), 8);
-  if (HEX_RE.test(text)) return Number.parseInt(text.slice(2), 16);
-  if (FLOAT_RE.test(text)) return Number.parseFloat(text);
-  if (INF_RE.test(text)) return text.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-  if (NAN_RE.test(text)) return Number.NaN;
-  return text;
-}
-
-const CORE_TAGS: Record<string, string> = {
-  '!!str': 'str',
-  '!!int': 'int',
-  '!!float': 'float',
-  '!!bool': 'bool',
-  '!!null': 'null',
-  '!!map': 'map',
-  '!!seq': 'seq',
-  '!': 'str',
-};
-
-function tagName(raw: string): string | undefined {
-  const verbatim = /^!<tag:yaml\.org,2002:(\w+)>$/.exec(raw);
-  if (verbatim) return CORE_TAGS[`!!${verbatim[1]}`];
-  return CORE_TAGS[raw];
-}
 
 interface Frame {
   readonly kind: 'map' | 'seq';
@@ -233,34 +71,6 @@ interface Frame {
   count: number;
   /** For mappings: the key read and waiting for its value. */
   key: { name: string; start: number; discard: boolean } | undefined;
-}
-
-/** The offset of the first byte that is not valid UTF-8, or -1. Rejects overlongs and surrogates. */
-export function invalidUtf8Offset(bytes: Uint8Array): number {
-  let i = 0;
-  const n = bytes.length;
-  while (i < n) {
-    const b = bytes[i]!;
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    let need: number;
-    let min: number;
-    let cp: number;
-    if (b >= 0xc2 && b <= 0xdf) [need, min, cp] = [1, 0x80, b & 0x1f];
-    else if (b >= 0xe0 && b <= 0xef) [need, min, cp] = [2, 0x800, b & 0x0f];
-    else if (b >= 0xf0 && b <= 0xf4) [need, min, cp] = [3, 0x10000, b & 0x07];
-    else return i;
-    for (let k = 1; k <= need; k++) {
-      const c = bytes[i + k];
-      if (c === undefined || (c & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += need + 1;
-  }
-  return -1;
 }
 
 /** Decodes file bytes as UTF-8 (without a BOM), or gives the diagnostic that explains why not. */
@@ -646,16 +456,4 @@ function checkString(value: string, start: number, limits: YamlLimits, fail: Fai
   }
   if (!value.isWellFormed()) fail('RV108', start, 'the string contains a lone surrogate (an invalid \\u escape)');
   if (value.includes('\u0000')) fail('RV108', start, 'the string contains a NUL character', 'remove the \\0 escape');
-}
-
-function loneSurrogateOffset(text: string): number {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++;
-      else return i;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return i;
-  }
-  return 0;
 }
