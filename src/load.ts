@@ -37,7 +37,13 @@ export async function loadWorkflow(file: string, options: ValidateOptions = {}):
   try {
     bytes = await readFile(file);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a folder (with no *.yaml or *.yml files)'
+          : (err as Error).message;
     throw new RivetError('RV501', `cannot read ${file}: ${reason}`, { cause: err });
   }
   return validateWorkflowBytes(bytes, file, options);

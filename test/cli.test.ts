@@ -88,6 +88,13 @@ test('validate --json gives machine-readable diagnostics', () => {
   assert.deepEqual(body.files[1]!.diagnostics[0]!.path, ['tasks', 'a', 'timeout']);
 });
 
+test('validate: a folder stands for the workflow files in it', () => {
+  const r = rivet(['validate', 'test/fixtures']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok test\/fixtures\/design-example\.yaml \(provision_bucket, 4 tasks\)$/m);
+  assert.match(r.stdout, /^ok test\/fixtures\/small\.yaml \(small, 4 tasks\)$/m);
+});
+
 test('validate: a missing file is RV501, exit 2', () => {
   const r = rivet(['validate', 'does/not/exist.yaml']);
   assert.equal(r.code, 2);

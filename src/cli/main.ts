@@ -27,7 +27,7 @@ export async function main(
   cli
     .command('validate')
     .description('check workflow files; print ok or every problem as file:line:col')
-    .argument('<files...>', 'workflow files (YAML)')
+    .argument('<files...>', 'workflow files (YAML), or folders of them')
     .option('--json', 'print machine-readable diagnostics')
     .action(async (files: string[], opts: { json?: boolean }) => {
       const { validateCommand } = await import('./validate.ts');

@@ -1,4 +1,6 @@
 /** `rivet validate FILE...` */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ERROR_CODES, RivetError } from '../errors.ts';
 import { type LoadedWorkflow, loadWorkflow } from '../load.ts';
 import type { Diagnostic } from '../model/index.ts';
@@ -45,7 +47,24 @@ async function check(file: string): Promise<{ report: FileReport; loaded?: Loade
   }
 }
 
-export async function validateCommand(files: readonly string[], opts: { json: boolean }, io: Io): Promise<number> {
+/** A folder stands for the workflow files directly inside it (*.yaml, *.yml), in name order. */
+async function expand(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isDirectory() !== true) {
+      out.push(path);
+      continue;
+    }
+    const names = (await readdir(path)).filter((n) => /\.ya?ml$/.test(n)).sort();
+    // An empty folder stays in the list, so that it is reported rather than silently passed.
+    out.push(...(names.length > 0 ? names.map((n) => join(path, n)) : [path]));
+  }
+  return out;
+}
+
+export async function validateCommand(paths: readonly string[], opts: { json: boolean }, io: Io): Promise<number> {
+  const files = await expand(paths);
   const results = await Promise.all(files.map(check));
   const invalid = results.filter((r) => !r.report.valid);
   if (opts.json) {
