@@ -228,6 +228,16 @@ for (const f of [
   });
 }
 
+test('rivet validate examples/invalid: exit 2 and exactly every expected line, file by file', () => {
+  const r = rivet(['validate', 'examples/invalid']);
+  assert.equal(r.code, 2, r.stderr);
+  const printed = r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('  hint: '));
+  const summary = printed.pop();
+  const expected = [...invalidFiles].sort().flatMap((f) => expectedLines(join(invalidDir, f)));
+  assert.deepEqual(printed, expected);
+  assert.equal(summary, `${expected.length} errors in ${invalidFiles.length} of ${invalidFiles.length} files`);
+});
+
 test('rivet validate examples/*.yaml exits 0 with one ok line per file', () => {
   const files = readdirSync(examplesDir)
     .filter((f) => f.endsWith('.yaml'))
