@@ -65,7 +65,7 @@ export const BIG_DOCUMENTS: readonly BigDocument[] = [
     expect: 'RV107',
     bytes: () =>
       utf8(
-        `name: corpus\ntasks:\n  a:\n    http:\n      url: u\n      json: {${Array.from({ length: 100_000 }, (_, i) => `${i.toString(36)}: 0`).join(', ')}}\n`,
+        `name: corpus\ntasks:\n  a:\n    http:\n      url: "https://h.test"\n      json: {${Array.from({ length: 100_000 }, (_, i) => `${i.toString(36)}: 0`).join(', ')}}\n`,
       ),
   },
   {

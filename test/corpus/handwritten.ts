@@ -94,7 +94,7 @@ function malformedYaml(): CorpusCase[] {
     invalid(
       c,
       'duplicate key deep in a json body',
-      wf('  a:\n    http:\n      url: u\n      json: { k: 1, k: 2 }\n'),
+      wf('  a:\n    http:\n      url: "https://h.test"\n      json: { k: 1, k: 2 }\n'),
       'RV102',
     ),
     invalid(c, 'duplicate key spelt two ways', 'name: corpus\n"name": again\ntasks:\n  a:\n    noop:\n', 'RV102'),
@@ -156,7 +156,7 @@ function schema(): CorpusCase[] {
     invalid(c, 'retry attempts is a word', wf('  a:\n    noop:\n    retry: { attempts: five }\n'), 'RV202'),
     invalid(c, 'retry attempts over the maximum', wf('  a:\n    noop:\n    retry: { attempts: 1000 }\n'), 'RV204'),
     invalid(c, 'when outside its set', wf('  a:\n    noop:\n    when: sometimes\n'), 'RV204'),
-    invalid(c, 'http method outside its set', wf('  a:\n    http: { url: u, method: FETCH }\n'), 'RV204'),
+    invalid(c, 'http method outside its set', wf('  a:\n    http: { url: "https://h.test", method: FETCH }\n'), 'RV204'),
     invalid(c, 'unknown top-level field, misspelt', 'name: corpus\ndescripton: x\ntasks:\n  a:\n    noop:\n', 'RV201', {
       hint: /did you mean "description"\?/,
       at: { line: 2, col: 1 },
@@ -164,10 +164,10 @@ function schema(): CorpusCase[] {
     invalid(c, 'unknown task field, misspelt', wf('  a:\n    noop:\n    neds: [b]\n'), 'RV201', {
       hint: /did you mean "needs"\?/,
     }),
-    invalid(c, 'unknown http field, misspelt', wf('  a:\n    http:\n      url: u\n      heders: {}\n'), 'RV201', {
+    invalid(c, 'unknown http field, misspelt', wf('  a:\n    http:\n      url: "https://h.test"\n      heders: {}\n'), 'RV201', {
       hint: /did you mean "headers"\?/,
     }),
-    invalid(c, 'unknown task kind, misspelt', wf('  a:\n    htp:\n      url: u\n'), 'RV207', {
+    invalid(c, 'unknown task kind, misspelt', wf('  a:\n    htp:\n      url: "https://h.test"\n'), 'RV207', {
       hint: /did you mean "http"\?/,
     }),
     invalid(c, 'a task with two kinds', wf('  a:\n    noop:\n    sleep: { duration: 1s }\n'), 'RV207'),
@@ -186,7 +186,7 @@ function schema(): CorpusCase[] {
     invalid(
       c,
       'basic auth without username',
-      wf('  a:\n    http: { url: u, auth: { basic: { password: p } } }\n'),
+      wf('  a:\n    http: { url: "https://h.test", auth: { basic: { password: p } } }\n'),
       'RV203',
     ),
     invalid(c, 'shell with neither run nor command', wf('  a:\n    shell: { env: { A: b } }\n'), 'RV203'),
@@ -536,13 +536,13 @@ function size(): CorpusCase[] {
     invalid(
       c,
       '1,000,000-element flow sequence',
-      () => wf(`  a:\n    http:\n      url: u\n      json: [${'0,'.repeat(999_999)}0]\n`),
+      () => wf(`  a:\n    http:\n      url: "https://h.test"\n      json: [${'0,'.repeat(999_999)}0]\n`),
       'RV107',
     ),
     invalid(
       c,
       '100,001-element flow sequence, under 1 MiB',
-      () => wf(`  a:\n    http:\n      url: u\n      json: [${'0,'.repeat(100_000)}0]\n`),
+      () => wf(`  a:\n    http:\n      url: "https://h.test"\n      json: [${'0,'.repeat(100_000)}0]\n`),
       'RV107',
       {
         message: new RegExp(`more than ${DEFAULT_YAML_LIMITS.maxCollectionItems} items`),
@@ -614,7 +614,7 @@ function aliasBombs(): CorpusCase[] {
     invalid(
       c,
       'billion laughs inside a task body',
-      wf(`  a:\n    http:\n      url: u\n      json:\n${laughs.map((l) => `        ${l}`).join('\n')}\n`),
+      wf(`  a:\n    http:\n      url: "https://h.test"\n      json:\n${laughs.map((l) => `        ${l}`).join('\n')}\n`),
       'RV104',
     ),
     invalid(
@@ -687,14 +687,14 @@ function aliasBombs(): CorpusCase[] {
     valid(c, 'alias chains 900 levels deep stay data', () => {
       const lines = [`        l0: &l0 ${'['.repeat(55)}1${']'.repeat(55)}`];
       for (let k = 1; k < 16; k++) lines.push(`        l${k}: &l${k} ${'['.repeat(55)}*l${k - 1}${']'.repeat(55)}`);
-      return wf(`  a:\n    http:\n      url: u\n      json:\n${lines.join('\n')}\n`);
+      return wf(`  a:\n    http:\n      url: "https://h.test"\n      json:\n${lines.join('\n')}\n`);
     }),
   ];
 }
 
 function depth(): CorpusCase[] {
   const c = 'depth';
-  const body = (json: string) => wf(`  a:\n    http:\n      url: u\n      json: ${json}\n`);
+  const body = (json: string) => wf(`  a:\n    http:\n      url: "https://h.test"\n      json: ${json}\n`);
   return [
     invalid(
       c,
@@ -731,13 +731,13 @@ function depth(): CorpusCase[] {
       '70-level block mappings in a task',
       () =>
         wf(
-          `  a:\n    http:\n      url: u\n      json:\n${Array.from({ length: 70 }, (_, i) => `${' '.repeat(8 + 2 * i)}k:`).join('\n')} 1\n`,
+          `  a:\n    http:\n      url: "https://h.test"\n      json:\n${Array.from({ length: 70 }, (_, i) => `${' '.repeat(8 + 2 * i)}k:`).join('\n')} 1\n`,
         ),
       'RV105',
     ),
     valid(c, '50-level block mappings in a task', () =>
       wf(
-        `  a:\n    http:\n      url: u\n      json:\n${Array.from({ length: 50 }, (_, i) => `${' '.repeat(8 + 2 * i)}k:`).join('\n')} 1\n`,
+        `  a:\n    http:\n      url: "https://h.test"\n      json:\n${Array.from({ length: 50 }, (_, i) => `${' '.repeat(8 + 2 * i)}k:`).join('\n')} 1\n`,
       ),
     ),
   ];
@@ -872,19 +872,19 @@ function prototypeKeys(): CorpusCase[] {
     invalid(
       c,
       'prototype as a json body key',
-      wf('  a:\n    http:\n      url: u\n      json: { prototype: { polluted: true } }\n'),
+      wf('  a:\n    http:\n      url: "https://h.test"\n      json: { prototype: { polluted: true } }\n'),
       'RV110',
     ),
     invalid(
       c,
       '__proto__ as a header name',
-      wf('  a:\n    http:\n      url: u\n      headers: { __proto__: x }\n'),
+      wf('  a:\n    http:\n      url: "https://h.test"\n      headers: { __proto__: x }\n'),
       'RV110',
     ),
     invalid(
       c,
       'constructor as a header name',
-      wf('  a:\n    http:\n      url: u\n      headers:\n        constructor: x\n'),
+      wf('  a:\n    http:\n      url: "https://h.test"\n      headers:\n        constructor: x\n'),
       'RV110',
     ),
     invalid(
@@ -897,7 +897,7 @@ function prototypeKeys(): CorpusCase[] {
     invalid(
       c,
       'constructor.prototype nested',
-      'name: corpus\ntasks:\n  a:\n    http: { url: u, json: { constructor: { prototype: { polluted: 1 } } } }\n',
+      'name: corpus\ntasks:\n  a:\n    http: { url: "https://h.test", json: { constructor: { prototype: { polluted: 1 } } } }\n',
       'RV110',
       {
         check: count('RV110', 2),
@@ -944,7 +944,7 @@ function typeConfusion(): CorpusCase[] {
     invalid(c, 'version 1.10 read as 1.1', 'name: corpus\ndescription: 1.10\ntasks:\n  a:\n    noop:\n', 'RV202', {
       message: /got 1\.1\b/,
     }),
-    invalid(c, 'hex-looking header value', wf('  a:\n    http: { url: u, headers: { X-Code: 0x1F } }\n'), 'RV202'),
+    invalid(c, 'hex-looking header value', wf('  a:\n    http: { url: "https://h.test", headers: { X-Code: 0x1F } }\n'), 'RV202'),
     valid(c, 'a quoted 0755 stays text', 'name: "0755"\ntasks:\n  a:\n    noop:\n'),
     valid(c, '!!str 0755 stays text', 'name: !!str 0755\ntasks:\n  a:\n    noop:\n'),
     valid(c, '!!int 5 is an integer', wf('  a:\n    noop:\n    concurrency: !!int 5\n')),

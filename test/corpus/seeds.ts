@@ -135,7 +135,7 @@ tasks:
       url: https://chat.example/api/post
       headers: &headers
         Content-Type: application/json
-        X-Équipe: données
+        X-Equipe: données
       json:
         channel: \${{ inputs.channel }}
         text: "\${{ inputs.message }} — envoyé par Rivet ✓"

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, scalar, text } from '../common.ts';
+import { checkHeaders, checkUrl } from './checks.ts';
 import type { KindDefinition } from './types.ts';
 
 const status = z.union([z.int().min(100).max(599), z.string().regex(/^[1-5]xx$/)]);
@@ -47,4 +48,11 @@ export const http: KindDefinition = {
   outputs: ['status', 'headers', 'body'],
   response: true,
   exclusive: { fields: ['json', 'form', 'body'], optional: true },
+  check: (spec) => [
+    ...checkUrl(spec.url, ['url']),
+    ...(typeof spec.poll === 'object' && spec.poll !== null
+      ? checkUrl((spec.poll as { url?: unknown }).url, ['poll', 'url'], { relative: true })
+      : []),
+    ...checkHeaders(spec.headers, ['headers']),
+  ],
 };

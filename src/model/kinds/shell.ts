@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { scalar, text } from '../common.ts';
+import { checkEnvNames } from './checks.ts';
 import type { KindDefinition } from './types.ts';
 
 export const shellSpec = z.strictObject({
@@ -21,4 +22,5 @@ export const shell: KindDefinition = {
   outputs: 'dynamic',
   shellScriptFields: ['run'],
   exclusive: { fields: ['run', 'command'] },
+  check: (spec) => checkEnvNames(spec.env, ['env']),
 };
