@@ -1140,7 +1140,10 @@ const BOOLEAN_SLOTS: readonly [string, (v: string) => string][] = [
   ['input required', (v) => `name: corpus\ninputs:\n  i: { type: string, required: ${v} }\ntasks:\n  a:\n    noop:\n`],
   ['input secret', (v) => `name: corpus\ninputs:\n  i: { type: string, secret: ${v} }\ntasks:\n  a:\n    noop:\n`],
   ['retry jitter', (v) => `name: corpus\ntasks:\n  a:\n    noop:\n    retry: { attempts: 2, jitter: ${v} }\n`],
-  ['follow_redirects', (v) => `name: corpus\ntasks:\n  a:\n    http: { url: "https://h.test", follow_redirects: ${v} }\n`],
+  [
+    'follow_redirects',
+    (v) => `name: corpus\ntasks:\n  a:\n    http: { url: "https://h.test", follow_redirects: ${v} }\n`,
+  ],
   [
     'insecure_skip_verify',
     (v) => `name: corpus\ntasks:\n  a:\n    http: { url: "https://h.test", tls: { insecure_skip_verify: ${v} } }\n`,
@@ -1151,7 +1154,10 @@ const STRING_SLOTS: readonly [string, (v: string) => string][] = [
   ['description', (v) => `name: corpus\ndescription: ${v}\ntasks:\n  a:\n    noop:\n`],
   ['shell cwd', (v) => `name: corpus\ntasks:\n  a:\n    shell: { run: x, cwd: ${v} }\n`],
   ['approval message', (v) => `name: corpus\ntasks:\n  a:\n    approval: { message: ${v} }\n`],
-  ['http header', (v) => `name: corpus\ntasks:\n  a:\n    http: { url: "https://h.test", headers: { X-Mode: ${v} } }\n`],
+  [
+    'http header',
+    (v) => `name: corpus\ntasks:\n  a:\n    http: { url: "https://h.test", headers: { X-Mode: ${v} } }\n`,
+  ],
 ];
 /** Plain scalars that YAML 1.2 reads as numbers although they look like codes or versions. */
 const NUMBER_LOOKING = ['0755', '012', '0o17', '0x1F', '1e3', '+12', '.5', '1.10', '-0', '007'];

@@ -156,7 +156,12 @@ function schema(): CorpusCase[] {
     invalid(c, 'retry attempts is a word', wf('  a:\n    noop:\n    retry: { attempts: five }\n'), 'RV202'),
     invalid(c, 'retry attempts over the maximum', wf('  a:\n    noop:\n    retry: { attempts: 1000 }\n'), 'RV204'),
     invalid(c, 'when outside its set', wf('  a:\n    noop:\n    when: sometimes\n'), 'RV204'),
-    invalid(c, 'http method outside its set', wf('  a:\n    http: { url: "https://h.test", method: FETCH }\n'), 'RV204'),
+    invalid(
+      c,
+      'http method outside its set',
+      wf('  a:\n    http: { url: "https://h.test", method: FETCH }\n'),
+      'RV204',
+    ),
     invalid(c, 'unknown top-level field, misspelt', 'name: corpus\ndescripton: x\ntasks:\n  a:\n    noop:\n', 'RV201', {
       hint: /did you mean "description"\?/,
       at: { line: 2, col: 1 },
@@ -164,9 +169,15 @@ function schema(): CorpusCase[] {
     invalid(c, 'unknown task field, misspelt', wf('  a:\n    noop:\n    neds: [b]\n'), 'RV201', {
       hint: /did you mean "needs"\?/,
     }),
-    invalid(c, 'unknown http field, misspelt', wf('  a:\n    http:\n      url: "https://h.test"\n      heders: {}\n'), 'RV201', {
-      hint: /did you mean "headers"\?/,
-    }),
+    invalid(
+      c,
+      'unknown http field, misspelt',
+      wf('  a:\n    http:\n      url: "https://h.test"\n      heders: {}\n'),
+      'RV201',
+      {
+        hint: /did you mean "headers"\?/,
+      },
+    ),
     invalid(c, 'unknown task kind, misspelt', wf('  a:\n    htp:\n      url: "https://h.test"\n'), 'RV207', {
       hint: /did you mean "http"\?/,
     }),
@@ -614,7 +625,9 @@ function aliasBombs(): CorpusCase[] {
     invalid(
       c,
       'billion laughs inside a task body',
-      wf(`  a:\n    http:\n      url: "https://h.test"\n      json:\n${laughs.map((l) => `        ${l}`).join('\n')}\n`),
+      wf(
+        `  a:\n    http:\n      url: "https://h.test"\n      json:\n${laughs.map((l) => `        ${l}`).join('\n')}\n`,
+      ),
       'RV104',
     ),
     invalid(
@@ -944,7 +957,12 @@ function typeConfusion(): CorpusCase[] {
     invalid(c, 'version 1.10 read as 1.1', 'name: corpus\ndescription: 1.10\ntasks:\n  a:\n    noop:\n', 'RV202', {
       message: /got 1\.1\b/,
     }),
-    invalid(c, 'hex-looking header value', wf('  a:\n    http: { url: "https://h.test", headers: { X-Code: 0x1F } }\n'), 'RV202'),
+    invalid(
+      c,
+      'hex-looking header value',
+      wf('  a:\n    http: { url: "https://h.test", headers: { X-Code: 0x1F } }\n'),
+      'RV202',
+    ),
     valid(c, 'a quoted 0755 stays text', 'name: "0755"\ntasks:\n  a:\n    noop:\n'),
     valid(c, '!!str 0755 stays text', 'name: !!str 0755\ntasks:\n  a:\n    noop:\n'),
     valid(c, '!!int 5 is an integer', wf('  a:\n    noop:\n    concurrency: !!int 5\n')),

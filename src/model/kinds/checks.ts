@@ -10,7 +10,7 @@ const isLiteral = (v: unknown): v is string => typeof v === 'string' && !v.inclu
  */
 export function checkUrl(url: unknown, path: readonly string[], options: { relative?: boolean } = {}): KindIssue[] {
   if (!isLiteral(url) || (options.relative === true && url.startsWith('/'))) return [];
-  let ok = false;
+  let ok: boolean;
   try {
     const u = new URL(url);
     ok = u.protocol === 'http:' || u.protocol === 'https:';
