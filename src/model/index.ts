@@ -14,3 +14,4 @@ export {
   MAX_TASKS,
 } from './validate.ts';
 export { decodeUtf8, DEFAULT_YAML_LIMITS, parseYaml, SourceMap, type YamlLimits } from './yaml.ts';
+export { dataEdges, listReferences, type TemplateReferences } from './references.ts';
