@@ -56,74 +56,76 @@ const WHY_NOT: Record<string, string> = {
 
 export function checkExpressions(doc: Record<string, unknown>, ctx: ExpressionCheckContext): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const visit = (value: unknown, path: (string | number)[], scope: Scope): void => {
+  const visit: Visit = (value, path, scope) => {
     forEachString(value, path, (s, p) => checkString(s, p, scope, ctx, out));
   };
-  const tasks = doc.tasks;
-  if (isMap(tasks)) {
-    for (const [id, task] of Object.entries(tasks)) {
-      if (!isMap(task)) continue;
-      const info = ctx.tasks.get(id);
-      const item = info?.forEach ? ['item', 'index'] : [];
-      const plain: Scope = { label: `task "${id}"`, roots: roots('inputs', 'run', 'tasks', ...item), taskId: id };
-      const kind = info?.kind;
-      if (kind !== undefined && task[kind.name] !== undefined) {
-        const spec = task[kind.name];
-        const shellFields = new Set(kind.shellScriptFields ?? []);
-        if (isMap(spec)) {
-          for (const [field, v] of Object.entries(spec)) {
-            const p = ['tasks', id, kind.name, field];
-            if (kind.name === 'http' && field === 'poll' && isMap(v)) {
-              const { until, ...rest } = v;
-              if (until !== undefined) {
-                const pollScope = { ...plain, roots: new Set([...plain.roots, 'response', 'result']), whole: true };
-                visit(until, [...p, 'until'], pollScope);
-              }
-              visit(rest, p, plain);
-            } else visit(v, p, shellFields.has(field) ? { ...plain, shell: true } : plain);
-          }
-        }
-      }
-      if (task.if !== undefined) visit(task.if, ['tasks', id, 'if'], { ...plain, whole: true });
-      if (task.for_each !== undefined) {
-        visit(task.for_each, ['tasks', id, 'for_each'], {
-          ...plain,
-          roots: roots('inputs', 'run', 'tasks'),
-          whole: typeof task.for_each === 'string',
-        });
-      }
-      if (isMap(task.cache)) visit(task.cache.key, ['tasks', id, 'cache', 'key'], plain);
-      const own: Scope = {
-        ...plain,
-        roots: new Set([...plain.roots, 'result', ...(kind?.response ? ['response'] : [])]),
-      };
-      if (Array.isArray(task.assert)) visit(task.assert, ['tasks', id, 'assert'], { ...own, whole: true });
-      if (task.outputs !== undefined) visit(task.outputs, ['tasks', id, 'outputs'], own);
-    }
+  if (isMap(doc.tasks)) {
+    for (const [id, task] of Object.entries(doc.tasks)) if (isMap(task)) checkTask(id, task, ctx, visit);
   }
-  if (doc.outputs !== undefined)
+  if (doc.outputs !== undefined) {
     visit(doc.outputs, ['outputs'], { label: 'workflow outputs', roots: roots('inputs', 'run', 'tasks') });
-  if (isMap(doc.concurrency))
+  }
+  if (isMap(doc.concurrency)) {
     visit(doc.concurrency.key, ['concurrency', 'key'], { label: 'concurrency key', roots: roots('inputs', 'run') });
+  }
   if (isMap(doc.process)) {
     const scope: Scope = { label: 'process', roots: roots('inputs') };
-    for (const [field, v] of Object.entries(doc.process))
+    for (const [field, v] of Object.entries(doc.process)) {
       visit(v, ['process', field], field === 'run' ? { ...scope, shell: true } : scope);
-  }
-  if (isMap(doc.on)) {
-    const trigger: Scope = { label: 'trigger', roots: roots() };
-    for (const [kind, spec] of Object.entries(doc.on)) {
-      const list = Array.isArray(spec) ? spec : [spec];
-      list.forEach((one, i) => {
-        if (!isMap(one)) return;
-        const base: (string | number)[] = Array.isArray(spec) ? ['on', kind, i] : ['on', kind];
-        if (one.inputs !== undefined) visit(one.inputs, [...base, 'inputs'], trigger);
-        if (one.filter !== undefined) visit(one.filter, [...base, 'filter'], { ...trigger, whole: true });
-        if (one.secret !== undefined) visit(one.secret, [...base, 'secret'], trigger);
-      });
     }
   }
+  if (isMap(doc.on)) checkTriggers(doc.on, visit);
   return out;
+}
+
+type Visit = (value: unknown, path: (string | number)[], scope: Scope) => void;
+
+/** A task's fields, each with the names in scope there (DESIGN.md section 3). */
+function checkTask(id: string, task: Record<string, unknown>, ctx: ExpressionCheckContext, visit: Visit): void {
+  const info = ctx.tasks.get(id);
+  const kind = info?.kind;
+  const item = info?.forEach ? ['item', 'index'] : [];
+  const plain: Scope = { label: `task "${id}"`, roots: roots('inputs', 'run', 'tasks', ...item), taskId: id };
+  // Where the task's own result is in scope: outputs, assert, and the kind's response conditions.
+  const own: Scope = { ...plain, roots: new Set([...plain.roots, 'result', ...(kind?.response ? ['response'] : [])]) };
+  const spec = kind === undefined ? undefined : task[kind.name];
+  if (kind !== undefined && isMap(spec)) {
+    const shellFields = new Set(kind.shellScriptFields ?? []);
+    const conditions = kind.responseConditions ?? [];
+    const isCondition = (path: readonly string[]): boolean =>
+      conditions.some((c) => c.length === path.length && c.every((seg, i) => seg === path[i]));
+    const walkSpec = (value: unknown, rel: string[]): void => {
+      const path = ['tasks', id, kind.name, ...rel];
+      if (isCondition(rel)) visit(value, path, { ...own, whole: true });
+      else if (conditions.some((c) => c[0] === rel[0] && c.length > rel.length) && isMap(value)) {
+        for (const [k, v] of Object.entries(value)) walkSpec(v, [...rel, k]);
+      } else visit(value, path, rel.length === 1 && shellFields.has(rel[0]!) ? { ...plain, shell: true } : plain);
+    };
+    for (const [field, v] of Object.entries(spec)) walkSpec(v, [field]);
+  }
+  if (task.if !== undefined) visit(task.if, ['tasks', id, 'if'], { ...plain, whole: true });
+  if (task.for_each !== undefined) {
+    const scope = { ...plain, roots: roots('inputs', 'run', 'tasks'), whole: typeof task.for_each === 'string' };
+    visit(task.for_each, ['tasks', id, 'for_each'], scope);
+  }
+  if (isMap(task.cache)) visit(task.cache.key, ['tasks', id, 'cache', 'key'], plain);
+  if (Array.isArray(task.assert)) visit(task.assert, ['tasks', id, 'assert'], { ...own, whole: true });
+  if (task.outputs !== undefined) visit(task.outputs, ['tasks', id, 'outputs'], own);
+}
+
+/** Trigger expressions see only the event and deployment data: the run does not exist yet. */
+function checkTriggers(on: Record<string, unknown>, visit: Visit): void {
+  const trigger: Scope = { label: 'trigger', roots: roots() };
+  for (const [kind, spec] of Object.entries(on)) {
+    const list = Array.isArray(spec) ? spec : [spec];
+    list.forEach((one, i) => {
+      if (!isMap(one)) return;
+      const base: (string | number)[] = Array.isArray(spec) ? ['on', kind, i] : ['on', kind];
+      if (one.inputs !== undefined) visit(one.inputs, [...base, 'inputs'], trigger);
+      if (one.filter !== undefined) visit(one.filter, [...base, 'filter'], { ...trigger, whole: true });
+      if (one.secret !== undefined) visit(one.secret, [...base, 'secret'], trigger);
+    });
+  }
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {

@@ -47,6 +47,7 @@ export const http: KindDefinition = {
   spec: httpSpec,
   outputs: ['status', 'headers', 'body'],
   response: true,
+  responseConditions: [['poll', 'until']],
   exclusive: { fields: ['json', 'form', 'body'], optional: true },
   check: (spec) => [
     ...checkUrl(spec.url, ['url']),

@@ -21,6 +21,8 @@ export interface KindDefinition {
   readonly outputs: readonly string[] | 'dynamic';
   /** Whether `response` is in scope in the task's `outputs` and `assert` (HTTP kinds). */
   readonly response?: boolean;
+  /** Spec fields (as paths) holding one `${{ }}` condition on the task's own result, like `poll.until`. */
+  readonly responseConditions?: readonly (readonly string[])[];
   /** Spec fields whose text goes into a shell script, checked for unsafe `${{ }}` splicing. */
   readonly shellScriptFields?: readonly string[];
   /** Spec fields of which exactly one (or, if optional, at most one) may be set. */
