@@ -104,77 +104,86 @@ function validate(text: string, options: ValidateOptions): ValidationResult {
     return { workflow: sorted.length === 0 ? workflow : undefined, diagnostics: sorted, sourceMap: sm };
   };
   if (parsed.fatal) return finish();
-  const doc = parsed.value;
-  if (doc === undefined || doc === null) {
-    diagnostics.push(
+  const doc = topLevel(parsed.value, sm, diagnostics);
+  if (doc === undefined || !withinTaskLimit(doc, options.maxTasks ?? MAX_TASKS, sm, diagnostics)) return finish();
+  const checked = checkDocument(doc, kinds, sm, diagnostics);
+  if (checked.document === undefined || diagnostics.length > 0) return finish();
+  return finish(buildWorkflow(checked.document, checked.tasks, checked.dag));
+}
+
+/** The document's top level: a mapping, or a diagnostic saying why not. */
+function topLevel(value: unknown, sm: SourceMap, out: Diagnostic[]): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) {
+    out.push(
       sm.diagnostic('RV100', [], 'the file holds no workflow (it is empty or only comments)', {
         hint: 'a workflow needs at least a name and tasks',
       }),
     );
-    return finish();
+    return undefined;
   }
-  if (!isMap(doc)) {
-    diagnostics.push(
-      sm.diagnostic(
-        'RV103',
-        [],
-        `the document must be a mapping of fields (name, tasks, ...), got ${Array.isArray(doc) ? 'a list' : typeof doc}`,
-      ),
-    );
-    return finish();
+  if (!isMap(value)) {
+    const got = Array.isArray(value) ? 'a list' : typeof value;
+    out.push(sm.diagnostic('RV103', [], `the document must be a mapping of fields (name, tasks, ...), got ${got}`));
+    return undefined;
   }
+  return value;
+}
 
-  const kindNames = kinds.map((k) => k.name);
+/** Checked before anything costly: a workflow past the task limit gets that one diagnostic. */
+function withinTaskLimit(doc: Record<string, unknown>, max: number, sm: SourceMap, out: Diagnostic[]): boolean {
+  const count = isMap(doc.tasks) ? Object.keys(doc.tasks).length : 0;
+  if (count <= max) return true;
+  out.push(
+    sm.diagnostic('RV107', ['tasks'], `the workflow has ${count} tasks; the limit is ${max}`, {
+      which: 'key',
+      hint: 'split it into sub-workflows (the workflow kind)',
+    }),
+  );
+  return false;
+}
+
+/** Every check of a well-formed document; all problems are collected, none stops the others. */
+function checkDocument(
+  doc: Record<string, unknown>,
+  kinds: readonly KindDefinition[],
+  sm: SourceMap,
+  diagnostics: Diagnostic[],
+): { document: WorkflowDocument | undefined; tasks: Map<string, TaskInfo>; dag: Dag } {
   const schema = schemaFor(kinds);
   const result = schema.safeParse(doc);
   if (!result.success) {
+    const kindNames = kinds.map((k) => k.name);
     // A loop, not push(...): a spread of 100,000+ diagnostics overflows the call stack.
     for (const d of schemaDiagnostics(result.error.issues, { schema, root: doc, sourceMap: sm, kindNames })) {
       diagnostics.push(d);
     }
   }
-
   const tasksDoc = isMap(doc.tasks) ? doc.tasks : {};
-  const taskCount = Object.keys(tasksDoc).length;
-  if (taskCount > (options.maxTasks ?? MAX_TASKS)) {
-    diagnostics.push(
-      sm.diagnostic(
-        'RV107',
-        ['tasks'],
-        `the workflow has ${taskCount} tasks; the limit is ${options.maxTasks ?? MAX_TASKS}`,
-        {
-          which: 'key',
-          hint: 'split it into sub-workflows (the workflow kind)',
-        },
-      ),
-    );
-    return finish();
-  }
-  const kindByName = new Map(kinds.map((k) => [k.name, k]));
   checkShape(doc, sm, diagnostics);
-  const taskInfos = checkTasks(tasksDoc, kindByName, sm, diagnostics);
+  const tasks = checkTasks(tasksDoc, new Map(kinds.map((k) => [k.name, k])), sm, diagnostics);
   const dag = buildDag(Object.keys(tasksDoc).map((id) => ({ id, needs: needsOf(tasksDoc[id]) })));
   checkNeeds(tasksDoc, dag, sm, diagnostics);
   checkInputs(doc, sm, diagnostics);
   checkSchedules(doc, sm, diagnostics);
   const inputs = isMap(doc.inputs) ? Object.keys(doc.inputs) : [];
-  for (const d of checkExpressions(doc, { sourceMap: sm, inputs, tasks: taskInfos, dag })) diagnostics.push(d);
+  for (const d of checkExpressions(doc, { sourceMap: sm, inputs, tasks, dag })) diagnostics.push(d);
+  return { document: result.success ? (result.data as WorkflowDocument) : undefined, tasks, dag };
+}
 
-  if (!result.success || diagnostics.length > 0) return finish();
-  const document = result.data as WorkflowDocument;
+function buildWorkflow(document: WorkflowDocument, infos: ReadonlyMap<string, TaskInfo>, dag: Dag): Workflow {
   const tasks: Task[] = Object.entries(document.tasks ?? {}).map(([id, t]) => {
-    const info = taskInfos.get(id)!;
+    const kind = infos.get(id)!.kind!.name;
     return {
       id,
-      kind: info.kind!.name,
-      spec: (t as Record<string, unknown>)[info.kind!.name] ?? null,
+      kind,
+      spec: (t as Record<string, unknown>)[kind] ?? null,
       needs: needsOf(t),
       when: t.when ?? 'success',
       document: t,
     };
   });
   const byId = new Map(tasks.map((t) => [t.id, t]));
-  return finish({ name: document.name, document, tasks, dag, task: (id) => byId.get(id) });
+  return { name: document.name, document, tasks, dag, task: (id) => byId.get(id) };
 }
 
 function checkShape(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
