@@ -7,49 +7,20 @@
  * report duplicate keys without stopping. js-yaml's event parser is ~20x faster than the `yaml`
  * package's composer on a 10,000-task file (docs/performance.md), which the validation budget needs.
  */
-import { EVENT_ID, getScalarValue, parseEvents, SCALAR_STYLE, YAMLException } from 'js-yaml';
-import type { Event, ScalarEvent } from 'js-yaml';
+import { parseEvents, YAMLException } from 'js-yaml';
+import type { Event } from 'js-yaml';
 import type { ErrorCode } from '../errors.ts';
 import { type Diagnostic, LineIndex, makeDiagnostic } from './diagnostics.ts';
-import { type ContainerInfo, type ScalarSpan, SourceMap } from './source-map.ts';
+import { type ContainerInfo, SourceMap } from './source-map.ts';
 import { invalidUtf8Offset, loneSurrogateOffset } from './utf8.ts';
-import { resolvePlainScalar, tagName } from './yaml-scalars.ts';
+import { YamlBuilder } from './yaml-builder.ts';
+import { DEFAULT_YAML_LIMITS, type YamlLimits } from './yaml-limits.ts';
+
+export { DEFAULT_YAML_LIMITS, STRING_CHARS_PER_NODE, type YamlLimits } from './yaml-limits.ts';
 
 export { SourceMap, type ScalarSpan } from './source-map.ts';
 export { invalidUtf8Offset } from './utf8.ts';
 export { resolvePlainScalar } from './yaml-scalars.ts';
-
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-export interface YamlLimits {
-  /** Largest accepted document, in bytes of UTF-8. */
-  readonly maxBytes: number;
-  /** Deepest nesting of collections. */
-  readonly maxDepth: number;
-  /**
-   * Nodes that aliases may add on top of the nodes written in the file. A string counts as one
-   * node per STRING_CHARS_PER_NODE characters (at least one).
-   */
-  readonly maxAliasNodes: number;
-  /** Items in one mapping or sequence. */
-  readonly maxCollectionItems: number;
-  /** Nodes (scalars, mappings, sequences, aliases) written in the whole document. */
-  readonly maxNodes: number;
-  /** Characters in one string. */
-  readonly maxStringLength: number;
-}
-
-/** For the alias budget: the characters of a string that weigh as much as one node. */
-export const STRING_CHARS_PER_NODE = 32;
-
-export const DEFAULT_YAML_LIMITS: YamlLimits = Object.freeze({
-  maxBytes: 1024 * 1024,
-  maxDepth: 64,
-  maxAliasNodes: 10_000,
-  maxCollectionItems: 20_000,
-  maxNodes: 300_000,
-  maxStringLength: 256 * 1024,
-});
 
 export interface YamlResult {
   readonly value: unknown;
@@ -60,18 +31,6 @@ export interface YamlResult {
 }
 
 class Fatal extends Error {}
-
-interface Frame {
-  readonly kind: 'map' | 'seq';
-  readonly value: Record<string, unknown> | unknown[];
-  readonly info: ContainerInfo;
-  readonly anchor: string | undefined;
-  readonly depth: number;
-  size: number;
-  count: number;
-  /** For mappings: the key read and waiting for its value. */
-  key: { name: string; start: number; discard: boolean } | undefined;
-}
 
 /** Decodes file bytes as UTF-8 (without a BOM), or gives the diagnostic that explains why not. */
 export function decodeUtf8(
@@ -166,294 +125,10 @@ export function parseYaml(text: string, limits: YamlLimits = DEFAULT_YAML_LIMITS
       if (err instanceof RangeError) fail('RV105', 0, 'the document is nested too deeply to read');
       throw err;
     }
-    return done(construct(text, events, limits, containers, lines, diagnostics, fail, report), false);
+    return done(new YamlBuilder({ text, limits, lines, containers, diagnostics, fail }).build(events), false);
   } catch (err) {
     if (err instanceof Fatal) return done(undefined, true);
     report('RV101', 0, `the document could not be read: ${err instanceof Error ? err.message : String(err)}`);
     return done(undefined, true);
   }
-}
-
-/** The document path of the collection on top of the stack. */
-function stackPath(stack: readonly Frame[]): (string | number)[] {
-  const path: (string | number)[] = [];
-  for (let i = 0; i < stack.length - 1; i++) {
-    const f = stack[i]!;
-    path.push(f.kind === 'map' ? (f.key?.name ?? '') : (f.value as unknown[]).length);
-  }
-  return path;
-}
-
-type Fail = (code: ErrorCode, offset: number, message: string, hint?: string) => never;
-type Report = (code: ErrorCode, offset: number, message: string, hint?: string) => void;
-
-function construct(
-  text: string,
-  events: Event[],
-  limits: YamlLimits,
-  containers: WeakMap<object, ContainerInfo>,
-  lines: LineIndex,
-  diagnostics: Diagnostic[],
-  fail: Fail,
-  report: Report,
-): unknown {
-  const anchors = new Map<string, { value: unknown; size: number }>();
-  const stack: Frame[] = [];
-  let root: unknown;
-  let documents = 0;
-  let aliasNodes = 0;
-
-  const slice = (start: number, end: number): string => (start < 0 ? '' : text.slice(start, end));
-
-  const checkTag = (start: number, end: number, kind: 'scalar' | 'map' | 'seq'): string | undefined => {
-    if (start < 0) return undefined;
-    const raw = text.slice(start, end);
-    const name = tagName(raw);
-    const fits = name === undefined ? false : kind === 'scalar' ? name !== 'map' && name !== 'seq' : name === kind;
-    if (!fits) {
-      fail(
-        'RV106',
-        start,
-        `unsupported YAML tag ${raw}`,
-        'Rivet reads plain YAML 1.2 data: remove the tag (quote the value if it must stay a string)',
-      );
-    }
-    return name;
-  };
-
-  /** Attaches a finished value (and its span) to the enclosing collection, or makes it the root. */
-  const attach = (
-    value: unknown,
-    start: number,
-    size: number,
-    scalar: ScalarSpan | undefined,
-    keyText?: string,
-  ): void => {
-    const top = stack[stack.length - 1];
-    if (top === undefined) {
-      root = value;
-      return;
-    }
-    top.size += size;
-    if (top.kind === 'seq') {
-      const arr = top.value as unknown[];
-      if (arr.length >= limits.maxCollectionItems) {
-        fail('RV107', start, `a sequence has more than ${limits.maxCollectionItems} items`);
-      }
-      top.info.entries.set(
-        arr.length,
-        scalar === undefined ? { keyStart: start, valueStart: start } : { keyStart: start, valueStart: start, scalar },
-      );
-      arr.push(value);
-      return;
-    }
-    if (top.key === undefined) {
-      if (keyText === undefined) fail('RV101', start, 'mapping keys must be plain scalars (strings or numbers)');
-      const name = keyText as string;
-      let discard = false;
-      const map = top.value as Record<string, unknown>;
-      if (FORBIDDEN_KEYS.has(name)) {
-        report(
-          'RV110',
-          start,
-          `the key "${name}" is not allowed`,
-          'rename it: keys that name JavaScript object internals are refused',
-        );
-        discard = true;
-      } else if (Object.hasOwn(map, name)) {
-        const first = top.info.entries.get(name)!;
-        const where = lines.position(first.keyStart);
-        diagnostics.push(
-          makeDiagnostic(lines, 'RV102', start, `duplicate key "${name}" (first defined at line ${where.line})`, {
-            hint: 'remove or rename one of them',
-            path: stackPath(stack),
-          }),
-        );
-        discard = true;
-      }
-      if (++top.count > limits.maxCollectionItems) {
-        fail('RV107', start, `a mapping has more than ${limits.maxCollectionItems} keys`);
-      }
-      top.key = { name, start, discard };
-      return;
-    }
-    const key = top.key;
-    top.key = undefined;
-    if (key.discard) return;
-    (top.value as Record<string, unknown>)[key.name] = value;
-    top.info.entries.set(
-      key.name,
-      scalar === undefined
-        ? { keyStart: key.start, valueStart: start }
-        : { keyStart: key.start, valueStart: start, scalar },
-    );
-  };
-
-  let nodes = 0;
-  for (const ev of events) {
-    if (ev.type !== EVENT_ID.POP && ev.type !== EVENT_ID.DOCUMENT && ++nodes > limits.maxNodes) {
-      const at = 'start' in ev ? ev.start : 'valueStart' in ev ? ev.valueStart : 0;
-      fail(
-        'RV107',
-        Math.max(0, at),
-        `the document has more than ${limits.maxNodes} nodes`,
-        'split the workflow into sub-workflows',
-      );
-    }
-    switch (ev.type) {
-      case EVENT_ID.DOCUMENT: {
-        if (++documents > 1) {
-          fail(
-            'RV109',
-            secondDocumentOffset(text, events, events.indexOf(ev)),
-            'the file holds more than one YAML document',
-            'keep one workflow per file',
-          );
-        }
-        break;
-      }
-      case EVENT_ID.MAPPING:
-      case EVENT_ID.SEQUENCE: {
-        const kind = ev.type === EVENT_ID.MAPPING ? 'map' : 'seq';
-        checkTag(ev.tagStart, ev.tagEnd, kind);
-        const top = stack[stack.length - 1];
-        if (top?.kind === 'map' && top.key === undefined) {
-          fail('RV101', ev.start, 'mapping keys must be plain scalars (strings or numbers)');
-        }
-        const value = kind === 'map' ? (Object.create(null) as Record<string, unknown>) : [];
-        const info: ContainerInfo = { start: ev.start, entries: new Map() };
-        containers.set(value, info);
-        stack.push({
-          kind,
-          value,
-          info,
-          anchor: ev.anchorStart >= 0 ? slice(ev.anchorStart, ev.anchorEnd) : undefined,
-          depth: stack.length + 1,
-          size: 1,
-          count: 0,
-          key: undefined,
-        });
-        break;
-      }
-      case EVENT_ID.POP: {
-        const frame = stack.pop();
-        if (frame === undefined) break; // end of document
-        if (frame.kind === 'map' && frame.key !== undefined) {
-          // A key without a value (`? key`) is a null value.
-          stack.push(frame);
-          attach(null, frame.key.start, 1, undefined);
-          stack.pop();
-        }
-        if (frame.anchor !== undefined) anchors.set(frame.anchor, { value: frame.value, size: frame.size });
-        attach(frame.value, frame.info.start, frame.size, undefined);
-        break;
-      }
-      case EVENT_ID.ALIAS: {
-        const name = slice(ev.anchorStart, ev.anchorEnd);
-        const target = anchors.get(name);
-        if (target === undefined)
-          fail(
-            'RV101',
-            Math.max(0, ev.anchorStart - 1),
-            `unknown alias *${name}`,
-            'define the anchor (&name) before using it',
-          );
-        const { value, size } = target!;
-        aliasNodes += size;
-        if (aliasNodes > limits.maxAliasNodes) {
-          fail(
-            'RV104',
-            Math.max(0, ev.anchorStart - 1),
-            `aliases expand to more than ${limits.maxAliasNodes} nodes`,
-            'this looks like an alias bomb; write the data out or use fewer aliases',
-          );
-        }
-        const top = stack[stack.length - 1];
-        if (top?.kind === 'map' && top.key === undefined) {
-          fail('RV101', Math.max(0, ev.anchorStart - 1), 'aliases cannot be used as mapping keys');
-        }
-        attach(value, Math.max(0, ev.anchorStart - 1), size, undefined);
-        break;
-      }
-      case EVENT_ID.SCALAR: {
-        const tag = checkTag(ev.tagStart, ev.tagEnd, 'scalar');
-        const decoded = getScalarValue(text, ev);
-        const quoted = ev.style === SCALAR_STYLE.SINGLE_QUOTED || ev.style === SCALAR_STYLE.DOUBLE_QUOTED;
-        const block = ev.style === SCALAR_STYLE.LITERAL_BLOCK || ev.style === SCALAR_STYLE.FOLDED_BLOCK;
-        const top = stack[stack.length - 1];
-        const isKey = top?.kind === 'map' && top.key === undefined;
-        // An empty scalar (`key:` with nothing after it) has no source range (-1): place it at its
-        // tag or anchor, else at its key, else at the collection holding it, never at 1:1.
-        const start =
-          ev.valueStart >= 0
-            ? ev.valueStart - (quoted ? 1 : 0)
-            : ev.tagStart >= 0
-              ? ev.tagStart
-              : ev.anchorStart >= 0
-                ? ev.anchorStart - 1
-                : (top?.key?.start ?? top?.info.start ?? 0);
-        const value = scalarValue(decoded, ev, tag, start, fail);
-        if (typeof value === 'string') checkString(value, start, limits, fail);
-        const span: ScalarSpan = { valueStart: ev.valueStart, valueEnd: ev.valueEnd, quoted, block };
-        // A long string weighs more than one node: aliasing it repeats its text, and every copy is
-        // checked again (a 200 KB string of expressions aliased 5,000 times exhausted the heap).
-        const size = typeof value === 'string' ? 1 + Math.floor(value.length / STRING_CHARS_PER_NODE) : 1;
-        if (ev.anchorStart >= 0) anchors.set(slice(ev.anchorStart, ev.anchorEnd), { value, size });
-        attach(
-          value,
-          start,
-          size,
-          typeof value === 'string' ? span : undefined,
-          isKey ? (tag === undefined ? decoded : String(value)) : undefined,
-        );
-        break;
-      }
-    }
-  }
-  return root;
-}
-
-/** Source range of an event, [-1, -1] when it has none (document events, empty scalars). */
-function eventRange(ev: Event): [number, number] {
-  if (ev.type === EVENT_ID.SCALAR) return [ev.valueStart, ev.valueEnd];
-  if (ev.type === EVENT_ID.MAPPING || ev.type === EVENT_ID.SEQUENCE) return [ev.start, ev.start + 1];
-  if (ev.type === EVENT_ID.ALIAS) return [ev.anchorStart, ev.anchorEnd];
-  return [-1, -1];
-}
-
-/**
- * Where the document that starts at `events[index]` begins: its `---` line when it has one,
- * else its first node (after a `...` end marker there is no `---`), else the end of the first.
- */
-function secondDocumentOffset(text: string, events: readonly Event[], index: number): number {
-  let previousEnd = 0;
-  for (let i = 0; i < index; i++) previousEnd = Math.max(previousEnd, eventRange(events[i]!)[1]);
-  let firstNode = -1;
-  for (let i = index + 1; i < events.length && firstNode < 0; i++) firstNode = eventRange(events[i]!)[0];
-  for (const m of text.slice(previousEnd).matchAll(/^---(?=\s|$)/gm)) {
-    const at = previousEnd + m.index;
-    if (firstNode < 0 || at <= firstNode) return at;
-  }
-  return firstNode >= 0 ? firstNode : previousEnd;
-}
-
-function scalarValue(decoded: string, ev: ScalarEvent, tag: string | undefined, start: number, fail: Fail): unknown {
-  if (tag === undefined) return ev.style === SCALAR_STYLE.PLAIN ? resolvePlainScalar(decoded) : decoded;
-  if (tag === 'str') return decoded;
-  const resolved = resolvePlainScalar(decoded);
-  const ok =
-    (tag === 'int' && Number.isInteger(resolved)) ||
-    (tag === 'float' && typeof resolved === 'number') ||
-    (tag === 'bool' && typeof resolved === 'boolean') ||
-    (tag === 'null' && resolved === null);
-  if (!ok) fail('RV106', start, `"${decoded}" is not a valid !!${tag}`);
-  return resolved;
-}
-
-function checkString(value: string, start: number, limits: YamlLimits, fail: Fail): void {
-  if (value.length > limits.maxStringLength) {
-    fail('RV107', start, `a string of ${value.length} characters exceeds the limit of ${limits.maxStringLength}`);
-  }
-  if (!value.isWellFormed()) fail('RV108', start, 'the string contains a lone surrogate (an invalid \\u escape)');
-  if (value.includes('\u0000')) fail('RV108', start, 'the string contains a NUL character', 'remove the \\0 escape');
 }
