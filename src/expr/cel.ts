@@ -6,7 +6,12 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import type { ASTNode } from '@marcbachmann/cel-js';
-import { RE2JS } from 're2js';
+import { fromCel, isScopeValue, toCel } from './convert.ts';
+import { ExpressionError } from './errors.ts';
+import { isMatchesCall, runMatches, type Runner } from './regex.ts';
+
+export { fromCel, toCel } from './convert.ts';
+export { ExpressionError, type ExpressionErrorKind } from './errors.ts';
 
 /** The names an expression may start from (DESIGN.md section 3). */
 export const SCOPE_ROOTS = [
@@ -46,20 +51,6 @@ export const DEFAULT_BUDGET: Budget = Object.freeze({
   maxStringLength: 1024 * 1024,
   maxListLength: 100_000,
 });
-
-export type ExpressionErrorKind = 'syntax' | 'type' | 'budget' | 'evaluation';
-
-/** An expression that cannot be parsed, checked or evaluated. `offset` is inside the expression source. */
-export class ExpressionError extends Error {
-  readonly kind: ExpressionErrorKind;
-  readonly offset: number;
-  constructor(kind: ExpressionErrorKind, message: string, offset = 0) {
-    super(message);
-    this.name = 'ExpressionError';
-    this.kind = kind;
-    this.offset = offset;
-  }
-}
 
 const PARSE_LIMITS = {
   maxAstNodes: 2_000,
@@ -142,52 +133,6 @@ function installBudgetHook(): void {
   hookInstalled = true;
 }
 
-// `matches()`: cel-js runs it with a JavaScript RegExp, which backtracks: `"aaaa…!".matches("^(a+)+$")`
-// takes seconds at 27 characters, in one native call no budget can interrupt. CEL specifies RE2
-// syntax, so calls to matches are evaluated here with re2js (a port of RE2: linear time).
-
-interface CallNode {
-  readonly op: string;
-  readonly args: readonly unknown[];
-}
-interface Runner {
-  run(ast: unknown, ctx: unknown): unknown;
-}
-
-function isMatchesCall(ast: unknown): ast is CallNode {
-  const node = ast as CallNode;
-  return (node.op === 'rcall' || node.op === 'call') && node.args[0] === 'matches';
-}
-
-const patterns = new Map<string, RE2JS>();
-
-function compilePattern(pattern: string): RE2JS {
-  let re = patterns.get(pattern);
-  if (re === undefined) {
-    try {
-      re = RE2JS.compile(pattern);
-    } catch (err) {
-      throw new Error(`invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    if (patterns.size >= 1000) patterns.clear();
-    patterns.set(pattern, re);
-  }
-  return re;
-}
-
-function runMatches(ev: Runner, node: CallNode, ctx: unknown): unknown {
-  const [subjectNode, patternNode] =
-    node.op === 'rcall' ? [node.args[1], (node.args[2] as unknown[])[0]] : (node.args[1] as unknown[]);
-  const subject = ev.run(subjectNode, ctx);
-  const pattern = ev.run(patternNode, ctx);
-  if (typeof subject !== 'string' || typeof pattern !== 'string') {
-    throw new Error(`matches() takes a string and a pattern string, got ${typeof subject} and ${typeof pattern}`);
-  }
-  return compilePattern(pattern).matcher(subject).find();
-}
-
 /** Charges and limits one value produced by a step (or by the whole expression). */
 function checkValue(b: ActiveBudget, value: unknown): void {
   if (typeof value === 'string') {
@@ -200,7 +145,7 @@ function checkValue(b: ActiveBudget, value: unknown): void {
       exceed(b, `a list of more than ${b.budget.maxListLength} items was produced`);
     }
     // Scope data is a tree the caller sized; what an expression builds from it is weighed.
-    if (!scopeValues.has(value) && weightOf(value, b.budget.maxCost) > b.budget.maxCost) {
+    if (!isScopeValue(value) && weightOf(value, b.budget.maxCost) > b.budget.maxCost) {
       exceed(b, `a value of more than ${b.budget.maxCost} nodes was produced`);
     }
   }
@@ -213,8 +158,6 @@ function checkValue(b: ActiveBudget, value: unknown): void {
  * length in the memo). Stops counting once past `limit`.
  */
 const weights = new WeakMap<object, { readonly size: number; readonly weight: number }>();
-/** Containers made by toCel from scope data. */
-const scopeValues = new WeakSet<object>();
 
 function weightOf(value: unknown, limit: number): number {
   if (typeof value === 'string') return 1 + (value.length >> 6);
@@ -370,92 +313,4 @@ export function knownFunctions(): ReadonlySet<string> {
       .functions.map((f) => f.name),
   );
   return functionNames;
-}
-
-const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
-
-/**
- * JSON-like data to CEL values: integers become int (bigint), objects become null-prototype
- * copies holding only own enumerable data. Anything else (functions, class instances, symbols)
- * never reaches an expression.
- */
-export function toCel(value: unknown, depth = 0): unknown {
-  if (depth > 200) throw new ExpressionError('evaluation', 'scope data is nested too deeply');
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-    case 'bigint':
-      return value;
-    case 'number':
-      return Number.isSafeInteger(value) ? BigInt(value) : value;
-    case 'object': {
-      if (value === null) return null;
-      if (Array.isArray(value)) {
-        const list = value.map((v) => toCel(v, depth + 1));
-        scopeValues.add(list);
-        return list;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== null && proto !== Object.prototype) return null;
-      const out = Object.create(null) as Record<string, unknown>;
-      for (const key of Object.keys(value)) {
-        if (FORBIDDEN.has(key)) continue;
-        out[key] = toCel((value as Record<string, unknown>)[key], depth + 1);
-      }
-      scopeValues.add(out);
-      return out;
-    }
-    default:
-      return null;
-  }
-}
-
-/** CEL values back to JSON-like data (null-prototype objects; int → number when safe, else string). */
-export function fromCel(value: unknown, depth = 0): unknown {
-  if (depth > 200) throw new ExpressionError('evaluation', 'result is nested too deeply');
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isFinite(value) ? value : String(value);
-    case 'bigint':
-      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(value)
-        : value.toString();
-    case 'object': {
-      if (value === null) return null;
-      if (Array.isArray(value)) return value.map((v) => fromCel(v, depth + 1));
-      if (value instanceof Uint8Array) return bytesToBase64(value);
-      if (value instanceof Date) return value.toISOString();
-      if (value instanceof Map) {
-        const out = Object.create(null) as Record<string, unknown>;
-        for (const [k, v] of value) if (!FORBIDDEN.has(String(k))) out[String(k)] = fromCel(v, depth + 1);
-        return out;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto === null || proto === Object.prototype) {
-        const out = Object.create(null) as Record<string, unknown>;
-        for (const key of Object.keys(value)) {
-          if (!FORBIDDEN.has(key)) out[key] = fromCel((value as Record<string, unknown>)[key], depth + 1);
-        }
-        return out;
-      }
-      // An optional (`inputs.?x`, `optional.of(1)`) is its value, or null when empty.
-      const optional = value as { hasValue?: unknown; value?: unknown };
-      if (typeof optional.hasValue === 'function' && typeof optional.value === 'function') {
-        return (optional.hasValue as () => boolean)() ? fromCel((optional.value as () => unknown)(), depth + 1) : null;
-      }
-      // Durations, unsigned ints and types render as their CEL text.
-      return String(value);
-    }
-    default:
-      return null;
-  }
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
 }

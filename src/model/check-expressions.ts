@@ -12,6 +12,7 @@ import type { KindDefinition } from './kinds/index.ts';
 import { spliceContexts } from './shell-splice.ts';
 import { didYouMean } from './suggest.ts';
 import type { SourceMap } from './yaml.ts';
+import { isMap } from './common.ts';
 
 /** Fields readable on `tasks.<id>`. */
 export const TASK_REFERENCE_FIELDS = ['outputs', 'status', 'artifacts', 'error'] as const;
@@ -126,10 +127,6 @@ function checkTriggers(on: Record<string, unknown>, visit: Visit): void {
       if (one.secret !== undefined) visit(one.secret, [...base, 'secret'], trigger);
     });
   }
-}
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function forEachString(value: unknown, path: (string | number)[], fn: (s: string, path: DocPath) => void): void {

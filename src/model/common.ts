@@ -46,3 +46,8 @@ export const inputDefinition = z.strictObject({
   secret: z.boolean().optional().meta({ description: 'Masked in forms, logs and outputs.' }),
 });
 export type InputDefinition = z.output<typeof inputDefinition>;
+
+/** A YAML mapping as loaded: a non-null, non-array object. */
+export function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

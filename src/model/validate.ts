@@ -3,11 +3,11 @@
  * (kinds, graph, inputs, schedules, expressions). Every problem of a file is reported at once,
  * sorted by position. Pure: text in, a Workflow and diagnostics out.
  */
-import { Cron } from 'croner';
-import { RE2JS } from 're2js';
 import type { z } from 'zod';
 import { checkExpressions, type TaskInfo } from './check-expressions.ts';
-import { INPUT_TYPES, parseDuration } from './common.ts';
+import { checkInputs } from './check-inputs.ts';
+import { checkSchedules } from './check-schedules.ts';
+import { isMap, parseDuration } from './common.ts';
 import { buildDag, type Dag } from './dag.ts';
 import { type Diagnostic, sortDiagnostics } from './diagnostics.ts';
 import { exactlyOne } from './kinds/exclusive.ts';
@@ -69,10 +69,6 @@ function schemaFor(kinds: readonly KindDefinition[]): z.ZodType {
     schemaCache.set(kinds, schema);
   }
   return schema;
-}
-
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function needsOf(task: unknown): string[] {
@@ -329,126 +325,4 @@ function checkNeeds(tasks: Record<string, unknown>, dag: Dag, sm: SourceMap, out
       }),
     );
   }
-}
-
-function matchesType(type: string, value: unknown): boolean {
-  switch (type) {
-    case 'string':
-      return typeof value === 'string';
-    case 'integer':
-      return Number.isInteger(value);
-    case 'number':
-      return typeof value === 'number';
-    case 'boolean':
-      return typeof value === 'boolean';
-    case 'list':
-      return Array.isArray(value);
-    case 'object':
-      return isMap(value);
-    default:
-      return true;
-  }
-}
-
-function checkInputs(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
-  const check = (defs: unknown, base: (string | number)[]): void => {
-    if (!isMap(defs)) return;
-    for (const [name, def] of Object.entries(defs)) {
-      if (!isMap(def)) continue;
-      const type = typeof def.type === 'string' ? def.type : 'string';
-      let pattern: RE2JS | undefined;
-      if (typeof def.pattern === 'string') {
-        // RE2 syntax, matched in linear time: a pattern like ^(a+)+$ cannot stall validation or runs.
-        try {
-          pattern = RE2JS.compile(def.pattern);
-        } catch (err) {
-          out.push(
-            sm.diagnostic(
-              'RV204',
-              [...base, name, 'pattern'],
-              `invalid regular expression: ${(err as Error).message}`,
-              {
-                hint: 'patterns use RE2 syntax (no lookaround or backreferences)',
-              },
-            ),
-          );
-        }
-        if (type !== 'string' && (INPUT_TYPES as readonly string[]).includes(type))
-          out.push(
-            sm.diagnostic('RV204', [...base, name, 'pattern'], `"pattern" applies to string inputs, not ${type}`, {
-              which: 'key',
-            }),
-          );
-      }
-      if (def.default !== undefined) {
-        const d = def.default;
-        if (!matchesType(type, d)) {
-          const yaml11 = type === 'boolean' && typeof d === 'string' && /^(yes|no|on|off|y|n)$/i.test(d);
-          out.push(
-            sm.diagnostic('RV210', [...base, name, 'default'], `the default of "${name}" is not a ${type}`, {
-              ...(yaml11 ? { hint: `YAML 1.2 reads ${d} as text: write true or false` } : {}),
-            }),
-          );
-        } else if (pattern !== undefined && typeof d === 'string' && !pattern.matcher(d).find()) {
-          out.push(
-            sm.diagnostic(
-              'RV210',
-              [...base, name, 'default'],
-              `the default of "${name}" does not match its pattern ${def.pattern as string}`,
-            ),
-          );
-        } else if (Array.isArray(def.enum) && !def.enum.includes(d as never)) {
-          out.push(
-            sm.diagnostic(
-              'RV210',
-              [...base, name, 'default'],
-              `the default of "${name}" is not one of its enum values`,
-            ),
-          );
-        }
-      }
-    }
-  };
-  check(doc.inputs, ['inputs']);
-  if (isMap(doc.tasks)) {
-    for (const [id, task] of Object.entries(doc.tasks)) {
-      if (isMap(task) && isMap(task.approval)) check(task.approval.fields, ['tasks', id, 'approval', 'fields']);
-    }
-  }
-}
-
-const TIME_ZONES = new Set(Intl.supportedValuesOf('timeZone'));
-
-function checkSchedules(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
-  if (!isMap(doc.on) || doc.on.schedule === undefined) return;
-  const list = Array.isArray(doc.on.schedule) ? doc.on.schedule : [doc.on.schedule];
-  list.forEach((s, i) => {
-    if (!isMap(s)) return;
-    const base = Array.isArray(doc.on && (doc.on as Record<string, unknown>).schedule)
-      ? ['on', 'schedule', i]
-      : ['on', 'schedule'];
-    if (typeof s.cron === 'string') {
-      try {
-        new Cron(s.cron, { paused: true }).stop();
-      } catch (err) {
-        out.push(
-          sm.diagnostic(
-            'RV209',
-            [...base, 'cron'],
-            `invalid cron expression "${s.cron}": ${(err as Error).message.replace(/^CronPattern: /, '')}`,
-            {
-              hint: 'five fields: minute hour day-of-month month day-of-week, e.g. "30 2 * * 1-5"',
-            },
-          ),
-        );
-      }
-    }
-    if (typeof s.timezone === 'string' && s.timezone !== 'UTC' && !TIME_ZONES.has(s.timezone)) {
-      out.push(
-        sm.diagnostic('RV209', [...base, 'timezone'], `unknown time zone "${s.timezone}"`, {
-          hint: didYouMean(s.timezone, TIME_ZONES) ?? 'use an IANA name such as Europe/Paris',
-        }),
-      );
-    }
-  });
 }
