@@ -109,7 +109,7 @@ export function createTaskSchema(kinds: readonly KindDefinition[]) {
   }
   return z
     .strictObject({
-      description: z.string().optional(),
+      description: z.string().optional().meta({ description: 'What the task does, for people.' }),
       needs: z
         .union([identifier, z.array(identifier)])
         .optional()
@@ -124,11 +124,17 @@ export function createTaskSchema(kinds: readonly KindDefinition[]) {
         .optional()
         .meta({ description: 'Runs the task once per item.' }),
       concurrency: z.int().min(1).optional().meta({ description: 'How many for_each items run at once.' }),
-      retry: retry.optional(),
-      timeout: duration.optional(),
-      cache: z.strictObject({ key: text, ttl: duration.optional() }).optional(),
+      retry: retry.optional().meta({ description: 'Attempts and backoff for failures that may pass on a retry.' }),
+      timeout: duration.optional().meta({ description: 'Time limit of one attempt.' }),
+      cache: z
+        .strictObject({ key: text, ttl: duration.optional() })
+        .optional()
+        .meta({ description: 'A task whose key has a successful result is done without running.' }),
       assert: z.array(text).optional().meta({ description: '${{ }} conditions on `result` that must hold.' }),
-      outputs: z.record(identifier, z.unknown()).optional(),
+      outputs: z
+        .record(identifier, z.unknown())
+        .optional()
+        .meta({ description: 'Named values computed from `result` (and `response` for http).' }),
       ...kindFields,
     })
     .meta({ oneOf: kinds.map((k) => ({ required: [k.name] })) });

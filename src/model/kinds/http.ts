@@ -6,10 +6,13 @@ import type { KindDefinition } from './types.ts';
 const status = z.union([z.int().min(100).max(599), z.string().regex(/^[1-5]xx$/)]);
 
 export const httpSpec = z.strictObject({
-  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).default('GET'),
+  method: z
+    .enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+    .default('GET')
+    .meta({ description: 'Non-GET requests carry an Idempotency-Key header.' }),
   url: text.meta({ description: 'Absolute http(s) URL.' }),
-  query: z.record(z.string(), scalar).optional(),
-  headers: z.record(z.string(), z.string()).optional(),
+  query: z.record(z.string(), scalar).optional().meta({ description: 'Query parameters, URL-encoded.' }),
+  headers: z.record(z.string(), z.string()).optional().meta({ description: 'Request headers.' }),
   json: z.unknown().optional().meta({ description: 'A JSON body; sets Content-Type: application/json.' }),
   form: z.record(z.string(), scalar).optional().meta({ description: 'A URL-encoded form body.' }),
   body: z.string().optional().meta({ description: 'A raw text body.' }),
@@ -19,7 +22,7 @@ export const httpSpec = z.strictObject({
       bearer: z.string().optional(),
     })
     .optional(),
-  timeout: duration.optional(),
+  timeout: duration.optional().meta({ description: 'Time limit of the request.' }),
   tls: z.strictObject({ insecure_skip_verify: z.boolean().optional(), ca_file: z.string().optional() }).optional(),
   expect: z
     .strictObject({
@@ -28,9 +31,9 @@ export const httpSpec = z.strictObject({
         .meta({ description: 'Accepted statuses: 200, [201, 409] or "2xx".' }),
     })
     .optional(),
-  follow_redirects: z.boolean().optional(),
+  follow_redirects: z.boolean().optional().meta({ description: 'Follow 3xx redirects (default true).' }),
   max_redirects: z.int().min(0).max(20).optional(),
-  max_response_bytes: z.int().min(1).optional(),
+  max_response_bytes: z.int().min(1).optional().meta({ description: 'Larger responses fail the task.' }),
   poll: z
     .strictObject({
       until: text.meta({ description: 'A ${{ }} condition on `response`; polling stops when it holds.' }),

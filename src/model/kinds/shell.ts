@@ -8,11 +8,17 @@ export const shellSpec = z.strictObject({
     .optional()
     .meta({ description: 'A script. Pass values through env; ${{ }} here must stand as a whole shell word.' }),
   command: z.array(z.string()).min(1).optional().meta({ description: 'An argv list, run without a shell.' }),
-  shell: z.enum(['bash', 'sh']).optional(),
-  env: z.record(z.string(), scalar).optional(),
-  cwd: z.string().optional(),
-  stdin: z.string().optional(),
-  expect: z.strictObject({ exit_code: z.union([z.int(), z.array(z.int()).min(1)]) }).optional(),
+  shell: z.enum(['bash', 'sh']).optional().meta({ description: 'The shell for run (default bash).' }),
+  env: z
+    .record(z.string(), scalar)
+    .optional()
+    .meta({ description: 'Environment variables: how values reach a script.' }),
+  cwd: z.string().optional().meta({ description: 'Working folder.' }),
+  stdin: z.string().optional().meta({ description: 'Text written to standard input.' }),
+  expect: z
+    .strictObject({ exit_code: z.union([z.int(), z.array(z.int()).min(1)]) })
+    .optional()
+    .meta({ description: 'Exit codes that count as success (default 0).' }),
 });
 
 export const shell: KindDefinition = {
