@@ -25,6 +25,14 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.exit(2);
 }
 
+// A reader that goes away early (`rivet validate ... | head`) is not an error of ours.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 // Node caches compiled code (and stripped TypeScript) on disk: later starts skip that work.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();

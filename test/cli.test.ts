@@ -101,6 +101,18 @@ test('validate: a missing file is RV501, exit 2', () => {
   assert.match(r.stdout, /does\/not\/exist\.yaml:1:1: error RV501 cannot read does\/not\/exist\.yaml: no such file/);
 });
 
+test('a reader that closes early (| head) ends the command quietly', () => {
+  // 3,000 diagnostics (about 300 kB) overflow the pipe, so writes continue after head has gone.
+  const tasks = Array.from({ length: 3000 }, (_, i) => `  t${i}: { needs: [nope${i}], noop: {} }`).join('\n');
+  const file = tempFile('many.yaml', `name: many\ntasks:\n${tasks}\n`);
+  const r = spawnSync('sh', ['-c', `"${process.execPath}" bin/rivet.js validate "${file}" | head -n 1`], {
+    cwd: repo,
+    encoding: 'utf8',
+  });
+  assert.match(r.stdout, /many\.yaml:3:17: error RV301 /);
+  assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+});
+
 test('control characters from a file cannot rewrite the terminal', () => {
   const file = tempFile('ansi.yaml', 'name: ansi\ntasks:\n  a: { noop: {}, "\\e[2K\\rpwned": 1 }\n');
   const r = rivet(['validate', file]);

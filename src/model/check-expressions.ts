@@ -9,7 +9,7 @@ import { hasTemplate, parseTemplate, type Template, TemplateSyntaxError } from '
 import type { Dag } from './dag.ts';
 import type { Diagnostic, DocPath } from './diagnostics.ts';
 import type { KindDefinition } from './kinds/index.ts';
-import { spliceContexts } from './shell-splice.ts';
+import { spliceContexts, unclosedQuote } from './shell-splice.ts';
 import { didYouMean } from './suggest.ts';
 import type { SourceMap } from './yaml.ts';
 import { isMap } from './common.ts';
@@ -141,6 +141,18 @@ function checkString(s: string, path: DocPath, scope: Scope, ctx: ExpressionChec
   const report = (code: ErrorCode, index: number, message: string, hint?: string): void => {
     out.push(sm.diagnostic(code, path, message, { offset: at(index), ...(hint === undefined ? {} : { hint }) }));
   };
+  if (scope.shell) {
+    const unclosed = unclosedQuote(s);
+    if (unclosed !== undefined) {
+      const what = unclosed.context === 'backticks' ? 'backtick' : unclosed.context === 'single-quotes' ? "'" : '"';
+      report(
+        'RV204',
+        unclosed.offset,
+        `the ${what} here is never closed in this shell script`,
+        'close it, or escape it with \\',
+      );
+    }
+  }
   if (!hasTemplate(s)) {
     if (scope.whole) {
       report('RV204', 0, `${describe(path)} must be a \${{ }} expression`, `write: \${{ ${s} }}`);

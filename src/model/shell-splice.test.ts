@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type SpliceContext, spliceContexts } from './shell-splice.ts';
+import { type SpliceContext, spliceContexts, unclosedQuote } from './shell-splice.ts';
 
 /** Contexts at each `@` of the script (the `@` stands for a `${{ }}`). */
 function at(script: string): SpliceContext[] {
@@ -56,5 +56,19 @@ describe('spliceContexts', () => {
     const offsets = [2, 5, 8];
     assert.equal(spliceContexts(script, offsets).length, offsets.length);
     assert.deepEqual(spliceContexts(script, []), []);
+  });
+});
+
+describe('unclosedQuote', () => {
+  test('finds the quote or backtick a script never closes', () => {
+    assert.deepEqual(unclosedQuote("echo 'hi"), { offset: 5, context: 'single-quotes' });
+    assert.deepEqual(unclosedQuote('echo "a\\" b'), { offset: 5, context: 'double-quotes' });
+    assert.deepEqual(unclosedQuote('x=`date'), { offset: 2, context: 'backticks' });
+  });
+
+  test('quotes inside comments, here-documents and escapes are not quotes', () => {
+    assert.equal(unclosedQuote("echo ok # don't\n"), undefined);
+    assert.equal(unclosedQuote("cat <<EOF\nit's\nEOF\necho done\n"), undefined);
+    assert.equal(unclosedQuote('echo it\\\'s "it\'s"\n'), undefined);
   });
 });

@@ -9,14 +9,32 @@ export type SpliceContext = 'word' | 'comment' | 'single-quotes' | 'double-quote
 
 /** The shell context at each of the given offsets (sorted ascending), for a POSIX/bash script. */
 export function spliceContexts(script: string, offsets: readonly number[]): SpliceContext[] {
+  return scan(script, offsets).contexts;
+}
+
+/** Where a quote or backtick that the script never closes opens, if one does. */
+export function unclosedQuote(
+  script: string,
+): { readonly offset: number; readonly context: SpliceContext } | undefined {
+  const end = scan(script, []);
+  return end.mode === 'single-quotes' || end.mode === 'double-quotes' || end.mode === 'backticks' || end.mode === 'ansi'
+    ? { offset: end.openedAt, context: end.mode === 'ansi' ? 'single-quotes' : end.mode }
+    : undefined;
+}
+
+function scan(
+  script: string,
+  offsets: readonly number[],
+): { contexts: SpliceContext[]; mode: Exclude<SpliceContext, 'word'> | 'none' | 'ansi'; openedAt: number } {
   const out: SpliceContext[] = [];
   let k = 0;
   let mode: Exclude<SpliceContext, 'word'> | 'none' | 'ansi' = 'none';
+  let openedAt = 0;
   const pendingHeredocs: { delimiter: string; stripTabs: boolean }[] = [];
   let heredoc: { delimiter: string; stripTabs: boolean } | undefined;
   const isWordStart = (i: number): boolean => i === 0 || /[\s;&|()]/.test(script[i - 1]!);
 
-  for (let i = 0; i <= script.length && k < offsets.length; i++) {
+  for (let i = 0; i <= script.length; i++) {
     while (k < offsets.length && offsets[k] === i) {
       out.push(mode === 'none' ? 'word' : mode === 'ansi' ? 'single-quotes' : mode);
       k++;
@@ -26,11 +44,11 @@ export function spliceContexts(script: string, offsets: readonly number[]): Spli
     switch (mode) {
       case 'none':
         if (c === '\\') i++;
-        else if (c === "'") mode = 'single-quotes';
-        else if (c === '"') mode = 'double-quotes';
-        else if (c === '`') mode = 'backticks';
+        else if (c === "'") [mode, openedAt] = ['single-quotes', i];
+        else if (c === '"') [mode, openedAt] = ['double-quotes', i];
+        else if (c === '`') [mode, openedAt] = ['backticks', i];
         else if (c === '$' && script[i + 1] === "'") {
-          mode = 'ansi';
+          [mode, openedAt] = ['ansi', i];
           i++;
         } else if (c === '#' && isWordStart(i)) mode = 'comment';
         else if (c === '<' && script[i + 1] === '<' && script[i + 2] !== '<') {
@@ -89,5 +107,5 @@ export function spliceContexts(script: string, offsets: readonly number[]): Spli
     }
   }
   while (out.length < offsets.length) out.push(mode === 'none' ? 'word' : mode === 'ansi' ? 'single-quotes' : mode);
-  return out;
+  return { contexts: out, mode, openedAt };
 }

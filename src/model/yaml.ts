@@ -14,6 +14,7 @@ import { type Diagnostic, LineIndex, makeDiagnostic } from './diagnostics.ts';
 import { type ContainerInfo, SourceMap } from './source-map.ts';
 import { invalidUtf8Offset, loneSurrogateOffset } from './utf8.ts';
 import { YamlBuilder } from './yaml-builder.ts';
+import { yamlSyntaxHint } from './yaml-hints.ts';
 import { DEFAULT_YAML_LIMITS, type YamlLimits } from './yaml-limits.ts';
 
 export { DEFAULT_YAML_LIMITS, STRING_CHARS_PER_NODE, type YamlLimits } from './yaml-limits.ts';
@@ -117,10 +118,7 @@ export function parseYaml(text: string, limits: YamlLimits = DEFAULT_YAML_LIMITS
             'flatten the structure',
           );
         }
-        const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-        const indent = /^[ \t]*/.exec(text.slice(lineStart, offset + 1))![0];
-        const hint = indent.includes('\t') ? 'indent with spaces: YAML does not allow tabs for indentation' : undefined;
-        fail('RV101', offset, reason, hint);
+        fail('RV101', offset, reason, yamlSyntaxHint(text, offset, reason, lines));
       }
       if (err instanceof RangeError) fail('RV105', 0, 'the document is nested too deeply to read');
       throw err;
