@@ -61,3 +61,24 @@ for (const [i, b] of scripts.entries()) {
     }
   });
 }
+
+// The README's command lines, run as a newcomer would type them: exit 0, or 2 for the files of
+// examples/invalid/ that it shows on purpose.
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const commands = [...readme.matchAll(/^npx rivet (.+?)(?:\s+#.*)?$/gm)].map((m) => m[1]!.trim().split(/\s+/));
+
+test('the README shows rivet commands', () => {
+  assert.ok(commands.length >= 3, `found ${commands.length}`);
+});
+
+for (const args of commands) {
+  test(`README: rivet ${args.join(' ')}`, () => {
+    const r = spawnSync(process.execPath, ['bin/rivet.js', ...args], {
+      cwd: new URL('../', import.meta.url).pathname,
+      encoding: 'utf8',
+    });
+    const expected = args.some((a) => a.startsWith('examples/invalid/')) ? 2 : 0;
+    assert.equal(r.status, expected, r.stdout + r.stderr);
+    assert.ok(r.stdout.length > 0);
+  });
+}
