@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DESIGN_EXAMPLE, found, where, expectOnly } from '../../test/helpers/diagnostics.ts';
+import { DESIGN_EXAMPLE, found, where, expectOnly, expectClean } from '../../test/helpers/diagnostics.ts';
 import { validateWorkflowText } from './validate.ts';
 
 describe('validateWorkflowText: a valid workflow', () => {
@@ -39,7 +39,7 @@ describe('validateWorkflowText: schema codes', () => {
   });
 
   test('RV202 wrong type, at the value', () => {
-    expectOnly('name: w\ntasks:\n  a:\n    noop:\n    concurrency: many\n', 'RV202', 5, 'many');
+    expectOnly('name: w\ntasks:\n  a:\n    noop:\n    for_each: [1]\n    concurrency: many\n', 'RV202', 6, 'many');
   });
 
   test('RV202 names the YAML 1.2 reading of a YAML 1.1 boolean', () => {
@@ -214,5 +214,22 @@ describe('validateWorkflowText: all errors at once', () => {
       validateWorkflowText('- a\n- b\n').diagnostics.map((d) => d.code),
       ['RV103'],
     );
+  });
+});
+
+describe('fields that only mean something together', () => {
+  test('when: failure or always without needs', () => {
+    expectOnly('name: w\ntasks:\n  a:\n    when: failure\n    noop: {}\n', 'RV204', 4, 'when');
+    expectOnly('name: w\ntasks:\n  a:\n    when: always\n    noop: {}\n', 'RV204', 4, 'when');
+    expectClean('name: w\ntasks:\n  a: { noop: {} }\n  b:\n    needs: a\n    when: always\n    noop: {}\n');
+  });
+
+  test('concurrency without for_each', () => {
+    expectOnly('name: w\ntasks:\n  a:\n    concurrency: 2\n    noop: {}\n', 'RV204', 4, 'concurrency');
+  });
+
+  test('an approval default without a timeout', () => {
+    expectOnly('name: w\ntasks:\n  a:\n    approval: { message: ok?, default: approve }\n', 'RV204', 4, 'default');
+    expectClean('name: w\ntasks:\n  a:\n    approval: { message: ok?, default: approve, timeout: 1h }\n');
   });
 });

@@ -265,6 +265,7 @@ function checkTasks(
         );
       }
     }
+    checkTaskFieldPairs(id, task, sm, out);
     const retry = task.retry;
     if (isMap(retry) && typeof retry.delay === 'string' && typeof retry.max_delay === 'string') {
       const d = parseDuration(retry.delay);
@@ -287,6 +288,26 @@ function checkTasks(
     });
   }
   return infos;
+}
+
+/** Fields that only mean something together with another one. */
+function checkTaskFieldPairs(id: string, task: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
+  if ((task.when === 'failure' || task.when === 'always') && needsOf(task).length === 0) {
+    out.push(
+      sm.diagnostic('RV204', ['tasks', id, 'when'], `"when: ${task.when}" in task "${id}" has no needs to look at`, {
+        which: 'key',
+        hint: 'add the tasks whose outcome decides this one to needs',
+      }),
+    );
+  }
+  if (task.concurrency !== undefined && task.for_each === undefined) {
+    out.push(
+      sm.diagnostic('RV204', ['tasks', id, 'concurrency'], `"concurrency" in task "${id}" applies to for_each items`, {
+        which: 'key',
+        hint: 'add for_each, or remove concurrency (workflow-wide limits go under the top-level concurrency)',
+      }),
+    );
+  }
 }
 
 function checkNeeds(tasks: Record<string, unknown>, dag: Dag, sm: SourceMap, out: Diagnostic[]): void {

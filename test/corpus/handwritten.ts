@@ -965,7 +965,7 @@ function typeConfusion(): CorpusCase[] {
     ),
     valid(c, 'a quoted 0755 stays text', 'name: "0755"\ntasks:\n  a:\n    noop:\n'),
     valid(c, '!!str 0755 stays text', 'name: !!str 0755\ntasks:\n  a:\n    noop:\n'),
-    valid(c, '!!int 5 is an integer', wf('  a:\n    noop:\n    concurrency: !!int 5\n')),
+    valid(c, '!!int 5 is an integer', wf('  a:\n    noop:\n    for_each: [1]\n    concurrency: !!int 5\n')),
     invalid(
       c,
       '!!js/function',

@@ -18,4 +18,15 @@ export const approval: KindDefinition = {
   description: 'Waits for a person to approve or reject.',
   spec: approvalSpec,
   outputs: ['decision', 'approver', 'comment', 'fields'],
+  check: (spec) =>
+    spec.default !== undefined && spec.timeout === undefined
+      ? [
+          {
+            path: ['default'],
+            code: 'RV204',
+            message: '"default" is the decision taken when the timeout passes, and there is no timeout',
+            hint: 'add a timeout, such as timeout: 72h',
+          },
+        ]
+      : [],
 };
