@@ -6,6 +6,7 @@ import { RivetError } from './errors.ts';
 import {
   decodeUtf8,
   DEFAULT_YAML_LIMITS,
+  parseYaml,
   type ValidateOptions,
   type ValidationResult,
   validateWorkflowText,
@@ -26,8 +27,14 @@ export function validateWorkflowBytes(bytes: Uint8Array, file: string, options: 
   const version = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
   const decoded = decodeUtf8(bytes, options.limits ?? DEFAULT_YAML_LIMITS);
   if ('diagnostic' in decoded) {
-    const empty = validateWorkflowText('', options);
-    return { ...empty, diagnostics: [decoded.diagnostic], workflow: undefined, file, version };
+    // Undecodable bytes have no text to point into: an empty source map, and the one diagnostic.
+    return {
+      sourceMap: parseYaml('').sourceMap,
+      diagnostics: [decoded.diagnostic],
+      workflow: undefined,
+      file,
+      version,
+    };
   }
   return { ...validateWorkflowText(decoded.text, options), file, version };
 }
