@@ -69,6 +69,14 @@ export const ERROR_CODES = {
   // Files and command line.
   RV501: { name: 'file_unreadable', summary: 'A file could not be read.' },
   RV502: { name: 'usage', summary: 'The command line is not valid.' },
+  RV503: { name: 'plugin_invalid', summary: 'A plugin module could not be loaded or registers an invalid kind.' },
+  // Runs.
+  RV601: { name: 'invalid_inputs', summary: 'The inputs of a run do not match the workflow\'s `inputs`.' },
+  RV602: { name: 'run_not_found', summary: 'No run has this id (or the prefix matches several runs).' },
+  RV603: { name: 'run_owned', summary: 'Another live engine process is executing this run.' },
+  RV604: { name: 'run_state', summary: 'The run is not in a state that allows this action.' },
+  RV605: { name: 'missing_secret', summary: 'The workflow refers to a secret or variable that is not set.' },
+  RV606: { name: 'store_failure', summary: 'The store could not be opened or written.' },
 } as const satisfies Record<string, { name: string; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

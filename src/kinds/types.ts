@@ -111,11 +111,19 @@ export interface TaskContext {
   /** Evaluates a `${{ }}` template left unevaluated in the spec, with extra scope (`response`). */
   evaluate(template: string, extra: Readonly<Record<string, unknown>>): unknown;
   /** Waits for an approval decision (approval kind); rejects when the signal aborts. */
-  decision(request: { readonly deadline: number | null }): Promise<Decision | null>;
+  decision(request: DecisionRequest): Promise<Decision | null>;
   /** Starts a child run of another workflow and waits for it (workflow kind). */
   child(request: ChildRequest): Promise<ChildResult>;
   /** Turns secret values inside a string into `***`. */
   redact(text: string): string;
+}
+
+export interface DecisionRequest {
+  /** When the wait ends without a decision (clock ms), or null for never. */
+  readonly deadline: number | null;
+  readonly message?: string;
+  readonly approvers?: readonly string[];
+  readonly fields?: Readonly<Record<string, unknown>>;
 }
 
 export interface ChildRequest {

@@ -1,0 +1,320 @@
+/**
+ * Running one attempt of one unit: the spec rendered, the kind called with its TaskContext
+ * (signal, logger, artifacts, checkpoint, waits), the result handed back to the machine. The
+ * attempt's timeout is a timer in the engine's heap that aborts the signal with 'timeout'.
+ */
+import { dirname, resolve } from 'node:path';
+import { ExpressionError, TemplateSyntaxError } from '../expr/index.ts';
+import { loadWorkflow } from '../load.ts';
+import { parseDuration } from '../model/index.ts';
+import {
+  type ChildRequest,
+  type ChildResult,
+  type Decision,
+  type DecisionRequest,
+  type Kind,
+  type TaskContext,
+  TaskFailure,
+} from '../kinds/types.ts';
+import { artifactsPath, freshArtifactsDir, sealArtifacts } from './artifacts.ts';
+import { CRASH_TESTING, crashPoint } from './crash-points.ts';
+import { type ActiveRun, type Engine, unitKey } from './engine.ts';
+import type { Unit } from './state.ts';
+import type { WorkflowSource } from './types.ts';
+
+/** Longest log line kept (longer ones are cut with a marker). */
+export const MAX_LOG_LINE = 64 * 1024;
+/** Largest outputs of one task, as JSON. */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+
+export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, attempt: number): Promise<void> {
+  const m = run.machine;
+  const kind = engine.options.kinds.get(unit.node.task.kind);
+  const controller = new AbortController();
+  run.controllers.set(unit, controller);
+  const timeout = unit.node.task.document.timeout;
+  const ms = timeout === undefined ? undefined : parseDuration(timeout);
+  const cancelTimeout = ms === undefined ? null : engine.timers.after(ms, () => controller.abort('timeout'));
+  let holdsSlot = true;
+  const release = (): void => {
+    if (!holdsSlot) return;
+    holdsSlot = false;
+    engine.releaseSlot();
+  };
+  const dir = artifactsPath(
+    engine.options.artifactsRoot,
+    run.source.workflow.name,
+    run.id,
+    unit.node.task.id,
+    unit.item,
+  );
+  try {
+    if (kind === undefined) throw new TaskFailure('error', `unknown kind ${unit.node.task.kind}`, { retryable: false });
+    const spec = renderedSpec(kind, m.renderSpec.bind(m), unit);
+    const ctx = makeContext(engine, run, unit, attempt, controller.signal, dir, () => {
+      release();
+      m.at(engine.clock.now()).waiting(unit);
+      engine.collect(run);
+    });
+    const { result } = await kind.execute(spec, ctx);
+    if (CRASH_TESTING) crashPoint('after-side-effect', unitKey(unit.node.task.id, unit.item));
+    if (unit.status !== 'running' && unit.status !== 'waiting') return;
+    const artifacts = sealArtifacts(dir);
+    checkOutputSize(result);
+    const outputs = m.at(engine.clock.now()).succeed(unit, result, artifacts);
+    if (outputs !== null) engine.cacheResult(run, unit, outputs, artifacts);
+  } catch (error) {
+    if (unit.status !== 'running' && unit.status !== 'waiting') return;
+    const failure = toFailure(error, controller.signal);
+    if (failure.reason === 'interrupted') return; // the engine is stopping: the run stays recoverable
+    if (failure.result !== undefined) engine.log(run, unit, 'info', `result: ${preview(failure.result)}`);
+    const retryAt = m.at(engine.clock.now()).fail(unit, failure);
+    if (retryAt !== null) engine.armRetry(run, unit);
+  } finally {
+    cancelTimeout?.();
+    run.controllers.delete(unit);
+    release();
+    engine.collect(run);
+  }
+}
+
+function renderedSpec(kind: Kind, render: (u: Unit, late?: readonly (readonly string[])[]) => unknown, unit: Unit): unknown {
+  let raw: unknown;
+  try {
+    raw = render(unit, kind.lateFields ?? []);
+  } catch (error) {
+    if (error instanceof ExpressionError || error instanceof TemplateSyntaxError) {
+      throw new TaskFailure('expression', error.message, { retryable: false });
+    }
+    throw error;
+  }
+  if (raw === null || raw === undefined) return raw;
+  let parsed = kind.definition.spec.safeParse(raw);
+  // A template that yields a number or boolean where the spec wants text (an argv element, a
+  // header) is written as text, as it would be in the YAML.
+  for (let i = 0; i < 20 && !parsed.success && stringifyScalars(raw, parsed.error.issues); i++) {
+    parsed = kind.definition.spec.safeParse(raw);
+  }
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new TaskFailure(
+    'expression',
+    `${unit.node.task.kind}.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'} (after evaluating its templates)`,
+    { retryable: false },
+  );
+}
+
+function stringifyScalars(root: unknown, issues: readonly { code: string; path: PropertyKey[]; expected?: unknown }[]): boolean {
+  let changed = false;
+  for (const issue of issues) {
+    if (issue.code !== 'invalid_type' || issue.expected !== 'string' || issue.path.length === 0) continue;
+    let parent = root as Record<PropertyKey, unknown>;
+    for (const key of issue.path.slice(0, -1)) parent = parent?.[key] as Record<PropertyKey, unknown>;
+    const last = issue.path.at(-1)!;
+    const value = parent?.[last];
+    if (typeof value === 'number' || typeof value === 'boolean') {
+      parent[last] = String(value);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+function checkOutputSize(result: unknown): void {
+  const size = Buffer.byteLength(JSON.stringify(result) ?? '');
+  if (size > MAX_OUTPUT_BYTES) {
+    throw new TaskFailure('limit', `outputs are ${size} bytes, more than the limit of ${MAX_OUTPUT_BYTES}`, {
+      retryable: false,
+    });
+  }
+}
+
+function preview(v: unknown): string {
+  const s = JSON.stringify(v) ?? '';
+  return s.length > 500 ? `${s.slice(0, 500)}…` : s;
+}
+
+function toFailure(error: unknown, signal: AbortSignal): TaskFailure {
+  if (error instanceof TaskFailure) return error;
+  if (signal.aborted) {
+    const reason = signal.reason === 'timeout' ? 'timeout' : signal.reason === 'interrupted' ? 'interrupted' : 'cancelled';
+    return new TaskFailure(reason, reason === 'timeout' ? 'timed out' : String(signal.reason));
+  }
+  if (error instanceof ExpressionError || error instanceof TemplateSyntaxError) {
+    return new TaskFailure('expression', error.message, { retryable: false });
+  }
+  return new TaskFailure('error', error instanceof Error ? error.message : String(error));
+}
+
+function makeContext(
+  engine: Engine,
+  run: ActiveRun,
+  unit: Unit,
+  attempt: number,
+  signal: AbortSignal,
+  dir: string,
+  onWaiting: () => void,
+): TaskContext {
+  const m = run.machine;
+  let artifactsDir: string | undefined;
+  const previous = unit.checkpoint;
+  const task = unit.node.task.id;
+  return {
+    runId: run.id,
+    taskId: task,
+    item: unit.item,
+    attempt,
+    idempotencyKey: unit.item === null ? `${run.id}/${task}` : `${run.id}/${task}/${unit.item}`,
+    signal,
+    logger: {
+      line: (stream, text) =>
+        engine.log(run, unit, stream, text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE)}… [line truncated]` : text),
+    },
+    get artifactsDir() {
+      artifactsDir ??= freshArtifactsDir(dir);
+      return artifactsDir;
+    },
+    baseDir: dirname(run.source.file),
+    env: engine.childEnv,
+    clock: { now: () => engine.clock.now(), sleep: (ms, s) => engine.timers.sleep(ms, s) },
+    killGraceMs: engine.options.killGraceMs ?? 10_000,
+    previous,
+    async checkpoint(state) {
+      if (unit.status !== 'running' && unit.status !== 'waiting') return;
+      m.at(engine.clock.now()).checkpoint(unit, state);
+      engine.collect(run);
+      await engine.committed();
+    },
+    waiting: onWaiting,
+    evaluate: (template, extra) => m.evaluate(template, unit, extra),
+    decision: (request) => waitForDecision(engine, run, unit, request, signal),
+    child: (request) => runChild(engine, run, unit, request, signal),
+    redact: (text) => m.options.redactor.text(text),
+  };
+}
+
+function waitForDecision(
+  engine: Engine,
+  run: ActiveRun,
+  unit: Unit,
+  request: DecisionRequest,
+  signal: AbortSignal,
+): Promise<Decision | null> {
+  const key = unitKey(unit.node.task.id, unit.item);
+  const early = run.decisions.get(key);
+  if (early !== undefined) {
+    run.decisions.delete(key);
+    return Promise.resolve(early);
+  }
+  return new Promise((resolvePromise, reject) => {
+    const promptAbort = new AbortController();
+    let cancelDeadline: (() => void) | null = null;
+    const finish = (d: Decision | null): void => {
+      run.waiters.delete(key);
+      cancelDeadline?.();
+      promptAbort.abort();
+      signal.removeEventListener('abort', onAbort);
+      resolvePromise(d);
+    };
+    const onAbort = (): void => {
+      run.waiters.delete(key);
+      cancelDeadline?.();
+      promptAbort.abort();
+      reject(new TaskFailure(signal.reason === 'timeout' ? 'timeout' : 'cancelled', 'the wait for a decision ended'));
+    };
+    run.waiters.set(key, finish);
+    if (request.deadline !== null) cancelDeadline = engine.timers.at(request.deadline, () => finish(null));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const prompt = engine.options.prompt;
+    if (prompt !== undefined) {
+      prompt({ ...request, runId: run.id, task: unit.node.task.id, item: unit.item }, promptAbort.signal).then(
+        (d) => {
+          if (d !== null && run.waiters.get(key) === finish) finish(d);
+        },
+        () => undefined,
+      );
+    }
+  });
+}
+
+async function loadChildSource(engine: Engine, run: ActiveRun, request: ChildRequest): Promise<WorkflowSource> {
+  if (request.file === undefined) {
+    throw new TaskFailure('error', `workflow "${request.name ?? ''}": workflows by name need a Rivet server; use file:`, {
+      retryable: false,
+    });
+  }
+  const file = resolve(dirname(run.source.file), request.file);
+  if (engine.options.loadChild !== undefined) return engine.options.loadChild(file);
+  const loaded = await loadWorkflow(file, { kinds: engine.options.kinds.definitions });
+  if (loaded.workflow === undefined) {
+    const d = loaded.diagnostics[0];
+    throw new TaskFailure('error', `${request.file}: ${d?.code ?? ''} ${d?.message ?? 'invalid'}`, { retryable: false });
+  }
+  return { workflow: loaded.workflow, version: loaded.version, file, source: new TextDecoder().decode(await readBytes(file)) };
+}
+
+async function readBytes(file: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(file);
+}
+
+async function runChild(
+  engine: Engine,
+  run: ActiveRun,
+  unit: Unit,
+  request: ChildRequest,
+  signal: AbortSignal,
+): Promise<ChildResult> {
+  const key = unitKey(unit.node.task.id, unit.item);
+  const saved = (unit.checkpoint as { child_run?: unknown } | undefined)?.child_run;
+  let childId = typeof saved === 'string' ? saved : await interruptedChild(engine, run.id, key);
+  let done: Promise<import('./types.ts').RunOutcome>;
+  if (childId !== undefined) {
+    const record = await engine.options.store.getRun(childId);
+    if (record?.state === 'succeeded' && !run.childFrom.has(key)) {
+      return { runId: childId, state: 'succeeded', outputs: record.outputs ?? {} };
+    }
+    const from = run.childFrom.get(key);
+    run.childFrom.delete(key);
+    done = (await engine.resumeRun(childId, from === undefined ? {} : { from })).done;
+  } else {
+    const source = await loadChildSource(engine, run, request);
+    const { resolveInputs } = await import('../model/inputs.ts');
+    const checked = resolveInputs(source.workflow.document.inputs, request.inputs);
+    if (!checked.ok) {
+      throw new TaskFailure('error', checked.problems.map((p) => p.message).join('; '), { retryable: false });
+    }
+    const handle = await engine.startRun({
+      source,
+      inputs: checked.values,
+      trigger: `workflow:${run.id}/${key}`,
+      parent: { runId: run.id, task: unit.node.task.id, item: unit.item },
+    });
+    childId = handle.runId;
+    done = handle.done;
+    await engineCheckpoint(engine, run, unit, { child_run: childId });
+  }
+  const id = childId;
+  const onAbort = (): void => void engine.cancelRun(id, `parent run ${run.id} cancelled`).catch(() => undefined);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const outcome = await done;
+    return { runId: id, state: outcome.state, outputs: outcome.outputs ?? {}, ...(outcome.error === null ? {} : { error: outcome.error }) };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function engineCheckpoint(engine: Engine, run: ActiveRun, unit: Unit, state: unknown): Promise<void> {
+  if (unit.status !== 'running' && unit.status !== 'waiting') return;
+  run.machine.at(engine.clock.now()).checkpoint(unit, state);
+  engine.collect(run);
+  await engine.committed();
+}
+
+/** A child run of this task left unfinished by a crash before its id was checkpointed. */
+async function interruptedChild(engine: Engine, parent: string, key: string): Promise<string | undefined> {
+  const children = await engine.options.store.listChildRuns(parent);
+  const open = children.filter((c) => c.parentTask === key && ['queued', 'running', 'waiting'].includes(c.state));
+  return open.at(-1)?.id;
+}
