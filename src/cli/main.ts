@@ -7,6 +7,16 @@ import type { Io } from './output.ts';
 /** Exit codes: 0 ok, 1 failed, 2 invalid input (bad file or command line), 130 cancelled. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2, cancelled: 130 } as const;
 
+function localOpts(opts: Record<string, unknown>): import('./local.ts').LocalOptions {
+  return {
+    ...(opts.home === undefined ? {} : { home: opts.home as string }),
+    ...(opts.plugin === undefined ? {} : { plugins: opts.plugin as string[] }),
+    ...(opts.var === undefined ? {} : { vars: opts.var as string[] }),
+    ...(opts.varsFile === undefined ? {} : { varsFile: opts.varsFile as string }),
+    ...(opts.secretsFile === undefined ? {} : { secretsFile: opts.secretsFile as string }),
+  };
+}
+
 export async function main(
   argv: readonly string[],
   io: Io = { stdout: process.stdout, stderr: process.stderr },
@@ -42,6 +52,112 @@ export async function main(
     .action(async (file: string, opts: { format: 'text' | 'mermaid' | 'dot' }) => {
       const { graphCommand } = await import('./graph.ts');
       code = await graphCommand(file, opts.format, io);
+    });
+
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  const int = (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1)
+      throw new RivetError('RV502', `expected a positive whole number, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const local = (c: Command): Command =>
+    c
+      .option('--home <dir>', 'the local store folder (default: .rivet, or RIVET_HOME)')
+      .option('--plugin <module>', 'load task kinds from a plugin module (repeatable)', collect);
+
+  local(
+    cli
+      .command('run')
+      .description('run a workflow on the local store; exit 0 ok, 1 failed, 2 invalid, 130 cancelled')
+      .argument('<file>', 'workflow file (YAML)')
+      .option('-i, --input <name=value>', "an input (repeatable); text is read as the input's declared type", collect)
+      .option('--inputs-file <file>', 'inputs from a YAML or JSON file')
+      .option('--var <name=value>', 'a deployment variable (repeatable; also RIVET_VAR_<NAME>)', collect)
+      .option('--vars-file <file>', 'deployment variables (default .rivet/vars.yaml)')
+      .option('--secrets-file <file>', 'secrets (default .rivet/secrets.yaml; also RIVET_SECRET_<NAME>)')
+      .option('--force <task>', 'run this task even if its cache key has a result (repeatable)', collect)
+      .option('-c, --concurrency <n>', 'most tasks running at once', int)
+      .option('--dry-run', 'print the plan without running anything')
+      .option('--json', 'print NDJSON events'),
+  ).action(async (file: string, opts: Record<string, unknown>) => {
+    const { runCommand } = await import('./run.ts');
+    code = await runCommand(
+      file,
+      {
+        ...localOpts(opts),
+        input: (opts.input as string[] | undefined) ?? [],
+        ...(opts.inputsFile === undefined ? {} : { inputsFile: opts.inputsFile as string }),
+        json: opts.json === true,
+        force: (opts.force as string[] | undefined) ?? [],
+        ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency as number }),
+        dryRun: opts.dryRun === true,
+      },
+      io,
+    );
+  });
+
+  const runs = cli.command('runs').description('list, show, follow, resume and cancel runs of the local store');
+  local(runs.command('list').description('recent runs, newest first'))
+    .option('-w, --workflow <name>', 'only runs of this workflow')
+    .option('-s, --state <states>', 'only runs in these states (comma-separated)')
+    .option('-n, --limit <n>', 'how many', int)
+    .option('--json', 'print JSON')
+    .action(async (opts: Record<string, unknown>) => {
+      const { listCommand } = await import('./runs.ts');
+      code = await listCommand({ ...localOpts(opts), ...(opts as object) }, io);
+    });
+  local(runs.command('show').description('a run with its tasks').argument('<run>', 'run id (or a unique prefix)'))
+    .option('--json', 'print JSON')
+    .action(async (run: string, opts: Record<string, unknown>) => {
+      const { showCommand } = await import('./runs.ts');
+      code = await showCommand(run, { ...localOpts(opts), json: opts.json === true }, io);
+    });
+  local(runs.command('logs').description("a run's log lines").argument('<run>', 'run id (or a unique prefix)'))
+    .option('-t, --task <task>', 'only this task')
+    .option('-f, --follow', 'keep printing until the run ends')
+    .option('--json', 'print NDJSON')
+    .action(async (run: string, opts: Record<string, unknown>) => {
+      const { logsCommand } = await import('./runs.ts');
+      code = await logsCommand(run, { ...localOpts(opts), ...(opts as object) }, io);
+    });
+  local(
+    runs
+      .command('resume')
+      .description('continue an interrupted or failed run, or re-run it from a task')
+      .argument('<run>', 'run id (or a unique prefix)'),
+  )
+    .option('--from <task>', 'run TASK (or TASK[INDEX], or TASK/CHILD_TASK) and everything downstream again')
+    .option('-c, --concurrency <n>', 'most tasks running at once', int)
+    .option('--var <name=value>', 'a deployment variable (repeatable)', collect)
+    .option('--vars-file <file>', 'deployment variables')
+    .option('--secrets-file <file>', 'secrets')
+    .option('--json', 'print NDJSON events')
+    .action(async (run: string, opts: Record<string, unknown>) => {
+      const { resumeCommand } = await import('./runs.ts');
+      code = await resumeCommand(run, { ...localOpts(opts), ...(opts as object) }, io);
+    });
+  local(runs.command('cancel').description('cancel a run').argument('<run>', 'run id (or a unique prefix)')).action(
+    async (run: string, opts: Record<string, unknown>) => {
+      const { cancelCommand } = await import('./runs.ts');
+      code = await cancelCommand(run, localOpts(opts), io);
+    },
+  );
+
+  local(
+    cli
+      .command('approve')
+      .description('approve (or reject) a task waiting for approval')
+      .argument('<run>', 'run id (or a unique prefix)')
+      .argument('<task>', 'the approval task (TASK or TASK[INDEX])'),
+  )
+    .option('--reject', 'reject instead of approving')
+    .option('-m, --comment <text>', 'a comment for the record')
+    .option('--field <name=value>', 'a form field of the approval (repeatable)', collect)
+    .option('--as <name>', 'who decides (default: your user name)')
+    .action(async (run: string, task: string, opts: Record<string, unknown>) => {
+      const { approveCommand } = await import('./runs.ts');
+      code = await approveCommand(run, task, { ...localOpts(opts), ...(opts as object) }, io);
     });
 
   try {

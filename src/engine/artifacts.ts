@@ -7,7 +7,13 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-export function artifactsPath(root: string, workflow: string, runId: string, task: string, item: number | null): string {
+export function artifactsPath(
+  root: string,
+  workflow: string,
+  runId: string,
+  task: string,
+  item: number | null,
+): string {
   return item === null ? join(root, workflow, runId, task) : join(root, workflow, runId, task, String(item));
 }
 

@@ -21,14 +21,7 @@ import type { BaseScope } from './scope.ts';
 import type { Unit } from './state.ts';
 import { executeUnit } from './execute.ts';
 import { Timers } from './timers.ts';
-import type {
-  EngineListener,
-  EngineOptions,
-  RunHandle,
-  RunOutcome,
-  StartRequest,
-  WorkflowSource,
-} from './types.ts';
+import type { EngineListener, EngineOptions, RunHandle, RunOutcome, StartRequest, WorkflowSource } from './types.ts';
 
 /** Time-sortable, URL-safe run ids: base-36 milliseconds plus random characters. */
 export function newRunId(now: number): string {
@@ -175,6 +168,8 @@ export class Engine {
     );
     const claim = await this.options.store.claimRun(id, currentOwner());
     if (!claim.ok) throw new RivetError('RV603', claim.reason);
+    const created = await this.options.store.readEvents(id);
+    for (const e of created) for (const l of this.#listeners) safe(() => l.event?.(e));
     const machine = this.buildMachine(id, source, scope, request.force ?? []);
     const run = this.#activate(id, machine, source, claim.epoch, concurrencyKey, request.parent?.runId ?? null, now);
     await this.#begin(run, () => machine.at(this.clock.now()).start());
@@ -269,7 +264,9 @@ export class Engine {
       decisions: new Map(),
       childFrom: new Map(),
       cancelRunTimeout:
-        ms === undefined ? null : this.timers.at(startedAt + ms, () => this.#cancelActive(run, `run timed out after ${timeout}`)),
+        ms === undefined
+          ? null
+          : this.timers.at(startedAt + ms, () => this.#cancelActive(run, `run timed out after ${timeout}`)),
       resolve,
       done,
     };
@@ -299,7 +296,10 @@ export class Engine {
   // ------------------------------------------------------------------ resuming and recovering
 
   /** Replays a stored run and takes it over: recovers it if it was interrupted, else resumes it. */
-  async resumeRun(runId: string, options: { readonly from?: string; readonly recoverOnly?: boolean } = {}): Promise<RunHandle> {
+  async resumeRun(
+    runId: string,
+    options: { readonly from?: string; readonly recoverOnly?: boolean } = {},
+  ): Promise<RunHandle> {
     this.#assertUsable();
     const existing = this.active.get(runId);
     if (existing !== undefined) return { runId, done: existing.done };
@@ -313,7 +313,9 @@ export class Engine {
     }
     const claim = await store.claimRun(runId, currentOwner());
     if (!claim.ok) {
-      throw new RivetError('RV603', claim.reason, { hint: 'only one engine executes a run; wait for it or stop that process' });
+      throw new RivetError('RV603', claim.reason, {
+        hint: 'only one engine executes a run; wait for it or stop that process',
+      });
     }
     const replayed = await replayRun(this, record, claim.epoch);
     if (replayed.poisoned !== null) {
@@ -322,7 +324,15 @@ export class Engine {
       return { runId, done: Promise.resolve(outcome) };
     }
     const { machine, source } = replayed;
-    const run = this.#activate(runId, machine, source, claim.epoch, record.concurrencyKey, record.parentRun, record.startedAt ?? record.createdAt);
+    const run = this.#activate(
+      runId,
+      machine,
+      source,
+      claim.epoch,
+      record.concurrencyKey,
+      record.parentRun,
+      record.startedAt ?? record.createdAt,
+    );
     const from = parseFrom(options.from);
     if (from?.child !== undefined) run.childFrom.set(unitKey(from.task, from.item), from.child);
     await this.#begin(run, () => {
@@ -342,7 +352,9 @@ export class Engine {
     const error = this.redactor.text(`the run's stored state cannot be read: ${reason}`);
     await this.options.store.write(
       {
-        events: [{ runId: record.id, type: 'run.failed', task: null, item: null, attempt: null, at: now, data: { error } }],
+        events: [
+          { runId: record.id, type: 'run.failed', task: null, item: null, attempt: null, at: now, data: { error } },
+        ],
         updates: [{ id: record.id, state: 'failed', finishedAt: now, error }],
       },
       new Map([[record.id, epoch]]),
@@ -355,7 +367,11 @@ export class Engine {
    * parent's workflow task).
    */
   async orphanedRuns(): Promise<RunRecord[]> {
-    const runs = await this.options.store.listRuns({ state: ['queued', 'running', 'waiting'], topLevel: true, limit: 1000 });
+    const runs = await this.options.store.listRuns({
+      state: ['queued', 'running', 'waiting'],
+      topLevel: true,
+      limit: 1000,
+    });
     return runs.filter((r) => !this.active.has(r.id) && (r.owner === null || !ownerAliveFn(r.owner)));
   }
 
@@ -396,7 +412,8 @@ export class Engine {
       run.machine.at(this.clock.now()).start();
     }
     const running = run.machine.at(this.clock.now()).cancel(reason);
-    for (const unit of running) run.controllers.get(unit)?.abort(reason.startsWith('run timed out') ? 'timeout' : 'cancelled');
+    for (const unit of running)
+      run.controllers.get(unit)?.abort(reason.startsWith('run timed out') ? 'timeout' : 'cancelled');
     this.collect(run);
   }
 
@@ -428,7 +445,8 @@ export class Engine {
         const run = this.active.get(c.runId);
         this.#pending.commandsDone.push(c.id);
         if (run === undefined) continue;
-        if (c.type === 'cancel') this.#cancelActive(run, typeof c.data.reason === 'string' ? c.data.reason : 'cancelled');
+        if (c.type === 'cancel')
+          this.#cancelActive(run, typeof c.data.reason === 'string' ? c.data.reason : 'cancelled');
         else this.decide(c.runId, c.task ?? '', c.item, c.data as unknown as Decision);
       }
       if (commands.length > 0) this.#schedule();
@@ -496,7 +514,8 @@ export class Engine {
       outputs: m.outputs,
       error: m.error,
     });
-    if (run.record.concurrencyKey !== null) this.#pending.releaseSlots.push({ key: run.record.concurrencyKey, runId: run.id });
+    if (run.record.concurrencyKey !== null)
+      this.#pending.releaseSlots.push({ key: run.record.concurrencyKey, runId: run.id });
     run.cancelRunTimeout?.();
     this.#pending.committed.push(() => {
       this.active.delete(run.id);
@@ -526,7 +545,8 @@ export class Engine {
 
   #log(run: ActiveRun | null, unit: Unit | null, stream: LogLine['stream'], line: string): void {
     if (run === null) {
-      for (const l of this.#listeners) l.log?.({ runId: '', task: '', item: null, attempt: 0, stream, at: this.clock.now(), line });
+      for (const l of this.#listeners)
+        l.log?.({ runId: '', task: '', item: null, attempt: 0, stream, at: this.clock.now(), line });
       return;
     }
     const entry: LogLine = {
@@ -592,7 +612,17 @@ export class Engine {
           });
         }
         for (const l of this.#listeners) {
-          safe(() => l.log?.({ runId: '', task: '', item: null, attempt: 0, stream: 'info', at: Date.now(), line: `store write failed (${(error as Error).message}); retrying` }));
+          safe(() =>
+            l.log?.({
+              runId: '',
+              task: '',
+              item: null,
+              attempt: 0,
+              stream: 'info',
+              at: Date.now(),
+              line: `store write failed (${(error as Error).message}); retrying`,
+            }),
+          );
         }
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 2000);
@@ -611,7 +641,10 @@ export class Engine {
     this.timers.clear();
     clearInterval(this.#poller);
     this.#poller = undefined;
-    for (const l of this.#listeners) safe(() => l.log?.({ runId: '', task: '', item: null, attempt: 0, stream: 'info', at: Date.now(), line: error.message }));
+    for (const l of this.#listeners)
+      safe(() =>
+        l.log?.({ runId: '', task: '', item: null, attempt: 0, stream: 'info', at: Date.now(), line: error.message }),
+      );
   }
 
   get fatal(): Error | null {
@@ -732,7 +765,8 @@ export class Engine {
     }
     await this.committed().catch(() => undefined);
     this.#stopping = true;
-    for (const run of this.active.values()) await this.options.store.releaseRun(run.id, run.epoch).catch(() => undefined);
+    for (const run of this.active.values())
+      await this.options.store.releaseRun(run.id, run.epoch).catch(() => undefined);
     this.timers.clear();
     clearInterval(this.#poller);
     this.#poller = undefined;
@@ -755,10 +789,15 @@ export class Engine {
   }
 }
 
-
 function hasWrites(b: Pending): boolean {
   return (
-    b.runs.length + b.events.length + b.updates.length + b.logs.length + b.cache.length + b.commandsDone.length + b.releaseSlots.length >
+    b.runs.length +
+      b.events.length +
+      b.updates.length +
+      b.logs.length +
+      b.cache.length +
+      b.commandsDone.length +
+      b.releaseSlots.length >
     0
   );
 }
@@ -778,7 +817,8 @@ function safe(fn: () => void): void {
 function defaultChildEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || k.startsWith('RIVET_SECRET_') || k === 'RIVET_TOKEN' || k.startsWith('RIVET_CRASH')) continue;
+    if (v === undefined || k.startsWith('RIVET_SECRET_') || k === 'RIVET_TOKEN' || k.startsWith('RIVET_CRASH'))
+      continue;
     env[k] = v;
   }
   return env;
@@ -795,5 +835,9 @@ export function parseFrom(from: string | undefined): { task: string; item: numbe
   if (m === null) {
     throw new RivetError('RV502', `--from ${JSON.stringify(from)}: expected TASK, TASK[INDEX] or TASK/CHILD_TASK`);
   }
-  return { task: m[1]!, item: m[2] === undefined ? null : Number(m[2]), ...(m[3] === undefined ? {} : { child: m[3] }) };
+  return {
+    task: m[1]!,
+    item: m[2] === undefined ? null : Number(m[2]),
+    ...(m[3] === undefined ? {} : { child: m[3] }),
+  };
 }

@@ -19,6 +19,7 @@ import {
 import { artifactsPath, freshArtifactsDir, sealArtifacts } from './artifacts.ts';
 import { CRASH_TESTING, crashPoint } from './crash-points.ts';
 import { type ActiveRun, type Engine, unitKey } from './engine.ts';
+import { hasTemplates } from './scope.ts';
 import type { Unit } from './state.ts';
 import type { WorkflowSource } from './types.ts';
 
@@ -48,10 +49,11 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
     unit.node.task.id,
     unit.item,
   );
+  let ctx: (TaskContext & { artifactsUsed(): boolean }) | undefined;
   try {
     if (kind === undefined) throw new TaskFailure('error', `unknown kind ${unit.node.task.kind}`, { retryable: false });
     const spec = renderedSpec(kind, m.renderSpec.bind(m), unit);
-    const ctx = makeContext(engine, run, unit, attempt, controller.signal, dir, () => {
+    ctx = makeContext(engine, run, unit, attempt, controller.signal, dir, () => {
       release();
       m.at(engine.clock.now()).waiting(unit);
       engine.collect(run);
@@ -59,7 +61,7 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
     const { result } = await kind.execute(spec, ctx);
     if (CRASH_TESTING) crashPoint('after-side-effect', unitKey(unit.node.task.id, unit.item));
     if (unit.status !== 'running' && unit.status !== 'waiting') return;
-    const artifacts = sealArtifacts(dir);
+    const artifacts = ctx.artifactsUsed() ? sealArtifacts(dir) : {};
     checkOutputSize(result);
     const outputs = m.at(engine.clock.now()).succeed(unit, result, artifacts);
     if (outputs !== null) engine.cacheResult(run, unit, outputs, artifacts);
@@ -78,7 +80,29 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
   }
 }
 
-function renderedSpec(kind: Kind, render: (u: Unit, late?: readonly (readonly string[])[]) => unknown, unit: Unit): unknown {
+/** Specs without templates, parsed once per task (defaults applied). */
+const staticSpecs = new WeakMap<object, unknown>();
+
+function renderedSpec(
+  kind: Kind,
+  render: (u: Unit, late?: readonly (readonly string[])[]) => unknown,
+  unit: Unit,
+): unknown {
+  const spec = unit.node.task.spec;
+  if (spec === null || spec === undefined) return spec;
+  const cached = staticSpecs.get(unit.node.task);
+  if (cached !== undefined) return cached;
+  const fixed = !hasTemplates(spec);
+  const parsed = parseSpec(kind, render, unit);
+  if (fixed) staticSpecs.set(unit.node.task, parsed);
+  return parsed;
+}
+
+function parseSpec(
+  kind: Kind,
+  render: (u: Unit, late?: readonly (readonly string[])[]) => unknown,
+  unit: Unit,
+): unknown {
   let raw: unknown;
   try {
     raw = render(unit, kind.lateFields ?? []);
@@ -104,7 +128,10 @@ function renderedSpec(kind: Kind, render: (u: Unit, late?: readonly (readonly st
   );
 }
 
-function stringifyScalars(root: unknown, issues: readonly { code: string; path: PropertyKey[]; expected?: unknown }[]): boolean {
+function stringifyScalars(
+  root: unknown,
+  issues: readonly { code: string; path: PropertyKey[]; expected?: unknown }[],
+): boolean {
   let changed = false;
   for (const issue of issues) {
     if (issue.code !== 'invalid_type' || issue.expected !== 'string' || issue.path.length === 0) continue;
@@ -120,7 +147,13 @@ function stringifyScalars(root: unknown, issues: readonly { code: string; path: 
   return changed;
 }
 
-function checkOutputSize(result: unknown): void {
+function checkOutputSize(result: Readonly<Record<string, unknown>>): void {
+  let empty = true;
+  for (const _ in result) {
+    empty = false;
+    break;
+  }
+  if (empty) return;
   const size = Buffer.byteLength(JSON.stringify(result) ?? '');
   if (size > MAX_OUTPUT_BYTES) {
     throw new TaskFailure('limit', `outputs are ${size} bytes, more than the limit of ${MAX_OUTPUT_BYTES}`, {
@@ -137,7 +170,8 @@ function preview(v: unknown): string {
 function toFailure(error: unknown, signal: AbortSignal): TaskFailure {
   if (error instanceof TaskFailure) return error;
   if (signal.aborted) {
-    const reason = signal.reason === 'timeout' ? 'timeout' : signal.reason === 'interrupted' ? 'interrupted' : 'cancelled';
+    const reason =
+      signal.reason === 'timeout' ? 'timeout' : signal.reason === 'interrupted' ? 'interrupted' : 'cancelled';
     return new TaskFailure(reason, reason === 'timeout' ? 'timed out' : String(signal.reason));
   }
   if (error instanceof ExpressionError || error instanceof TemplateSyntaxError) {
@@ -154,7 +188,7 @@ function makeContext(
   signal: AbortSignal,
   dir: string,
   onWaiting: () => void,
-): TaskContext {
+): TaskContext & { artifactsUsed(): boolean } {
   const m = run.machine;
   let artifactsDir: string | undefined;
   const previous = unit.checkpoint;
@@ -168,7 +202,12 @@ function makeContext(
     signal,
     logger: {
       line: (stream, text) =>
-        engine.log(run, unit, stream, text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE)}… [line truncated]` : text),
+        engine.log(
+          run,
+          unit,
+          stream,
+          text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE)}… [line truncated]` : text,
+        ),
     },
     get artifactsDir() {
       artifactsDir ??= freshArtifactsDir(dir);
@@ -190,6 +229,7 @@ function makeContext(
     decision: (request) => waitForDecision(engine, run, unit, request, signal),
     child: (request) => runChild(engine, run, unit, request, signal),
     redact: (text) => m.options.redactor.text(text),
+    artifactsUsed: () => artifactsDir !== undefined,
   };
 }
 
@@ -239,18 +279,29 @@ function waitForDecision(
 
 async function loadChildSource(engine: Engine, run: ActiveRun, request: ChildRequest): Promise<WorkflowSource> {
   if (request.file === undefined) {
-    throw new TaskFailure('error', `workflow "${request.name ?? ''}": workflows by name need a Rivet server; use file:`, {
-      retryable: false,
-    });
+    throw new TaskFailure(
+      'error',
+      `workflow "${request.name ?? ''}": workflows by name need a Rivet server; use file:`,
+      {
+        retryable: false,
+      },
+    );
   }
   const file = resolve(dirname(run.source.file), request.file);
   if (engine.options.loadChild !== undefined) return engine.options.loadChild(file);
   const loaded = await loadWorkflow(file, { kinds: engine.options.kinds.definitions });
   if (loaded.workflow === undefined) {
     const d = loaded.diagnostics[0];
-    throw new TaskFailure('error', `${request.file}: ${d?.code ?? ''} ${d?.message ?? 'invalid'}`, { retryable: false });
+    throw new TaskFailure('error', `${request.file}: ${d?.code ?? ''} ${d?.message ?? 'invalid'}`, {
+      retryable: false,
+    });
   }
-  return { workflow: loaded.workflow, version: loaded.version, file, source: new TextDecoder().decode(await readBytes(file)) };
+  return {
+    workflow: loaded.workflow,
+    version: loaded.version,
+    file,
+    source: new TextDecoder().decode(await readBytes(file)),
+  };
 }
 
 async function readBytes(file: string): Promise<Uint8Array> {
@@ -299,7 +350,12 @@ async function runChild(
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     const outcome = await done;
-    return { runId: id, state: outcome.state, outputs: outcome.outputs ?? {}, ...(outcome.error === null ? {} : { error: outcome.error }) };
+    return {
+      runId: id,
+      state: outcome.state,
+      outputs: outcome.outputs ?? {},
+      ...(outcome.error === null ? {} : { error: outcome.error }),
+    };
   } finally {
     signal.removeEventListener('abort', onAbort);
   }

@@ -15,7 +15,12 @@ import type { WorkflowSource } from './types.ts';
 
 export type Replayed =
   | { readonly poisoned: string }
-  | { readonly poisoned: null; readonly machine: RunMachine; readonly source: WorkflowSource; readonly scope: BaseScope };
+  | {
+      readonly poisoned: null;
+      readonly machine: RunMachine;
+      readonly source: WorkflowSource;
+      readonly scope: BaseScope;
+    };
 
 export async function loadVersion(engine: Engine, version: string): Promise<WorkflowSource | string> {
   const stored = await engine.options.store.getWorkflowVersion(version);
@@ -35,7 +40,8 @@ export async function replayRun(engine: Engine, record: RunRecord, epoch: number
     if (typeof source === 'string') return { poisoned: source };
     const events = await engine.options.store.readEvents(record.id);
     const created = events[0];
-    if (created === undefined || created.type !== 'run.created') return { poisoned: 'the event log does not start with run.created' };
+    if (created === undefined || created.type !== 'run.created')
+      return { poisoned: 'the event log does not start with run.created' };
     const data = created.data ?? {};
     for (const [name, def] of Object.entries(source.workflow.document.inputs ?? {})) {
       if (def.secret === true && record.inputs[name] === '***') {

@@ -20,6 +20,7 @@ import {
   IllegalEventError,
   newNode,
   type RunEvent,
+  type RunStats,
   settleNode,
   setUnitStatus,
   type TaskNode,
@@ -60,11 +61,17 @@ export class RunMachine {
   error: string | null = null;
   cancelReason: string | null = null;
   #now = 0;
+  readonly #stats: RunStats = { running: 0, waiting: 0 };
+  /** Tasks not terminal yet. */
+  #openCount = 0;
   #refs: (string[] | null)[];
 
   constructor(options: MachineOptions) {
     this.options = options;
-    this.nodes = options.workflow.tasks.map((t, i) => newNode(i, t, options.workflow.dag.needs[i]!.length));
+    this.nodes = options.workflow.tasks.map((t, i) =>
+      newNode(i, t, options.workflow.dag.needs[i]!.length, this.#stats),
+    );
+    this.#openCount = this.nodes.length;
     for (const n of this.nodes) this.#byId.set(n.task.id, n);
     this.#refs = this.nodes.map(() => null);
   }
@@ -83,7 +90,13 @@ export class RunMachine {
     return this;
   }
 
-  #emit(type: string, node: TaskNode | null, unit: Unit | null, data: Record<string, unknown> | null, attempt?: number): void {
+  #emit(
+    type: string,
+    node: TaskNode | null,
+    unit: Unit | null,
+    data: Record<string, unknown> | null,
+    attempt?: number,
+  ): void {
     const event: RunEvent = {
       type,
       task: node?.task.id ?? null,
@@ -104,7 +117,16 @@ export class RunMachine {
     }
     const node = this.#byId.get(e.task);
     if (node === undefined) throw new IllegalEventError(`${e.type} for unknown task ${e.task}`);
+    const wasOpen = !TERMINAL_TASK.has(node.status);
     applyTaskEvent(node, e);
+    const isOpen = !TERMINAL_TASK.has(node.status);
+    if (wasOpen !== isOpen) this.#openCount += isOpen ? 1 : -1;
+  }
+
+  /** Recounts what transitions keep in step (after a reset, which changes many tasks at once). */
+  #recount(): void {
+    this.#openCount = 0;
+    for (const n of this.nodes) if (!TERMINAL_TASK.has(n.status)) this.#openCount++;
   }
 
   #applyRunEvent(e: RunEvent): void {
@@ -122,6 +144,7 @@ export class RunMachine {
         return;
       case 'run.resumed':
         this.#applyReset(d);
+        this.#recount();
         this.phase = 'running';
         this.outputs = null;
         this.error = null;
@@ -210,7 +233,8 @@ export class RunMachine {
     const reset: { task: string; item: number | null }[] = [];
     if (from === undefined) {
       for (const n of this.nodes) {
-        if (n.status === 'failed' || n.status === 'skipped' || n.status === 'cancelled') reset.push({ task: n.task.id, item: null });
+        if (n.status === 'failed' || n.status === 'skipped' || n.status === 'cancelled')
+          reset.push({ task: n.task.id, item: null });
       }
     } else {
       const start = this.#byId.get(from.task);
@@ -234,7 +258,8 @@ export class RunMachine {
       if (node === undefined) throw new IllegalEventError(`run.resumed resets unknown task ${r.task}`);
       if (r.item !== null && r.item !== undefined) {
         const unit = node.units[r.item];
-        if (unit === undefined) throw new IllegalEventError(`run.resumed resets ${r.task}[${r.item}], which does not exist`);
+        if (unit === undefined)
+          throw new IllegalEventError(`run.resumed resets ${r.task}[${r.item}], which does not exist`);
         this.#resetUnit(unit);
         if (node.status !== 'active') node.status = 'active';
         continue;
@@ -294,12 +319,17 @@ export class RunMachine {
         return this.#failWhole(node, this.#asFailure(error, 'for_each'));
       }
       if (!Array.isArray(items)) {
-        return this.#failWhole(node, new TaskFailure('expression', `for_each: expected a list, got ${typeName(items)}`, { retryable: false }));
+        return this.#failWhole(
+          node,
+          new TaskFailure('expression', `for_each: expected a list, got ${typeName(items)}`, { retryable: false }),
+        );
       }
       if (items.length > MAX_FANOUT) {
         return this.#failWhole(
           node,
-          new TaskFailure('limit', `for_each: ${items.length} items, more than the limit of ${MAX_FANOUT}`, { retryable: false }),
+          new TaskFailure('limit', `for_each: ${items.length} items, more than the limit of ${MAX_FANOUT}`, {
+            retryable: false,
+          }),
         );
       }
       this.#emit('task.expanded', node, null, { items: this.options.redactor.value(items) });
@@ -383,7 +413,10 @@ export class RunMachine {
     return String(this.#eval(cache.key, unit.node, unit, {}));
   }
 
-  cacheHit(unit: Unit, entry: { runId: string; createdAt: number; outputs: unknown; artifacts: Readonly<Record<string, string>> }): void {
+  cacheHit(
+    unit: Unit,
+    entry: { runId: string; createdAt: number; outputs: unknown; artifacts: Readonly<Record<string, string>> },
+  ): void {
     this.#emit('task.succeeded', unit.node, unit, {
       outputs: entry.outputs,
       artifacts: entry.artifacts,
@@ -418,7 +451,11 @@ export class RunMachine {
   // ---------------------------------------------------------------- results
 
   /** An attempt produced a result: outputs and asserts decide success. */
-  succeed(unit: Unit, result: Readonly<Record<string, unknown>>, artifacts: Readonly<Record<string, string>>): Record<string, unknown> | null {
+  succeed(
+    unit: Unit,
+    result: Readonly<Record<string, unknown>>,
+    artifacts: Readonly<Record<string, string>>,
+  ): Record<string, unknown> | null {
     const node = unit.node;
     const kind = this.kind(node);
     const extra: Record<string, unknown> = { result };
@@ -454,7 +491,10 @@ export class RunMachine {
     if (declared !== undefined) {
       for (const [name, template] of Object.entries(declared)) {
         try {
-          out[name] = typeof template === 'string' ? this.#eval(template, node, unit, extra) : renderValue(template, this.scopeFor(node, unit, extra));
+          out[name] =
+            typeof template === 'string'
+              ? this.#eval(template, node, unit, extra)
+              : renderValue(template, this.scopeFor(node, unit, extra));
         } catch (error) {
           throw this.#asFailure(error, `outputs.${name}`);
         }
@@ -538,27 +578,18 @@ export class RunMachine {
       }
       settleNode(node);
     }
+    this.#recount();
     this.#maybeFinish();
     return running;
   }
 
   /** Units running or waiting now (counted for the run's state). */
   activity(): { running: number; waiting: number } {
-    let running = 0;
-    let waiting = 0;
-    for (const node of this.nodes) {
-      if (node.status !== 'active' || node.active === 0) continue;
-      for (const u of node.units) {
-        if (u.status === 'running' || u.status === 'starting') running++;
-        else if (u.status === 'waiting') waiting++;
-      }
-    }
-    return { running, waiting };
+    return { running: this.#stats.running, waiting: this.#stats.waiting };
   }
 
   #openTasks(): boolean {
-    for (const node of this.nodes) if (!TERMINAL_TASK.has(node.status)) return true;
-    return false;
+    return this.#openCount > 0;
   }
 
   #maybeFinish(): void {
@@ -656,7 +687,12 @@ function typeName(v: unknown): string {
 }
 
 /** renderValue, leaving the listed paths as written. */
-function renderExcept(value: unknown, scope: Record<string, unknown>, late: readonly (readonly string[])[], path: string[]): unknown {
+function renderExcept(
+  value: unknown,
+  scope: Record<string, unknown>,
+  late: readonly (readonly string[])[],
+  path: string[],
+): unknown {
   if (late.some((p) => p.length === path.length && p.every((s, i) => s === path[i]))) return value;
   if (typeof value === 'string') return evaluateTemplate(value, scope);
   if (Array.isArray(value)) return value.map((v, i) => renderExcept(v, scope, late, [...path, String(i)]));

@@ -47,8 +47,15 @@ export interface Unit {
   finishedAt: number | null;
 }
 
+/** Counts kept in step by every unit transition, so the run's activity is O(1) to read. */
+export interface RunStats {
+  running: number;
+  waiting: number;
+}
+
 export interface TaskNode {
   readonly index: number;
+  readonly stats: RunStats;
   readonly task: Task;
   status: TaskStatus;
   /** Needs that are not terminal yet (live scheduling; rebuilt after a replay). */
@@ -100,9 +107,10 @@ export function newUnit(node: TaskNode, item: number | null, value: unknown): Un
   };
 }
 
-export function newNode(index: number, task: Task, needs: number): TaskNode {
+export function newNode(index: number, task: Task, needs: number, stats: RunStats): TaskNode {
   return {
     index,
+    stats,
     task,
     status: 'pending',
     remaining: needs,
@@ -119,7 +127,9 @@ export function newNode(index: number, task: Task, needs: number): TaskNode {
 export function unitOf(node: TaskNode, item: number | null, type: string): Unit {
   const unit = item === null ? node.units[0] : node.units[item];
   if (unit === undefined || unit.item !== item) {
-    throw new IllegalEventError(`${type} for ${node.task.id}${item === null ? '' : `[${item}]`}, which has no such unit`);
+    throw new IllegalEventError(
+      `${type} for ${node.task.id}${item === null ? '' : `[${item}]`}, which has no such unit`,
+    );
   }
   return unit;
 }
@@ -136,6 +146,11 @@ const ACTIVE: readonly UnitStatus[] = ['starting', 'running', 'waiting'];
 
 function setStatus(unit: Unit, status: UnitStatus): void {
   const node = unit.node;
+  const stats = node.stats;
+  if (unit.status === 'running' || unit.status === 'starting') stats.running--;
+  else if (unit.status === 'waiting') stats.waiting--;
+  if (status === 'running' || status === 'starting') stats.running++;
+  else if (status === 'waiting') stats.waiting++;
   const was = ACTIVE.includes(unit.status);
   const is = ACTIVE.includes(status);
   if (was && !is) node.active--;
@@ -200,7 +215,11 @@ export function applyTaskEvent(node: TaskNode, e: RunEvent): void {
     default:
       break;
   }
-  if (node.status === 'pending' && e.item === null && (node.task.document.for_each === undefined || e.type === 'task.failed')) {
+  if (
+    node.status === 'pending' &&
+    e.item === null &&
+    (node.task.document.for_each === undefined || e.type === 'task.failed')
+  ) {
     activate(node);
   }
   if (node.status !== 'active') throw new IllegalEventError(`${e.type} for ${node.task.id} in ${node.status}`);
@@ -213,7 +232,8 @@ function applyUnitEvent(unit: Unit, e: RunEvent): void {
   switch (e.type) {
     case 'task.started':
       expect(unit, ['pending', 'starting'], e.type);
-      if (e.attempt !== unit.attempt + 1) throw new IllegalEventError(`task.started attempt ${e.attempt} after ${unit.attempt}`);
+      if (e.attempt !== unit.attempt + 1)
+        throw new IllegalEventError(`task.started attempt ${e.attempt} after ${unit.attempt}`);
       unit.attempt = e.attempt;
       unit.retryAt = null;
       unit.startedAt = e.at;

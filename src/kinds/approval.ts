@@ -47,12 +47,13 @@ export const approvalKind: Kind<ApprovalSpec> = {
     }
     ctx.waiting();
     ctx.logger.line('info', `waiting for approval: ${spec.message}`);
-    const decision = (await ctx.decision({
-      deadline,
-      message: spec.message,
-      ...(spec.approvers === undefined ? {} : { approvers: spec.approvers }),
-      ...(spec.fields === undefined ? {} : { fields: spec.fields }),
-    })) ?? byDefault(spec);
+    const decision =
+      (await ctx.decision({
+        deadline,
+        message: spec.message,
+        ...(spec.approvers === undefined ? {} : { approvers: spec.approvers }),
+        ...(spec.fields === undefined ? {} : { fields: spec.fields }),
+      })) ?? byDefault(spec);
     const fields = approvalFields(spec, decision.fields);
     ctx.logger.line('info', `${decision.decision === 'approve' ? 'approved' : 'rejected'} by ${decision.approver}`);
     return { result: { decision: decision.decision, approver: decision.approver, comment: decision.comment, fields } };

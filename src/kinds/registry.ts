@@ -90,7 +90,11 @@ function checkKind(file: string, k: unknown, i: number): Kind {
     fail(file, `kinds[${i}].name must be an identifier such as my_kind, got ${JSON.stringify(pk.name)}`);
   }
   if (!(pk.spec instanceof z.ZodType)) {
-    fail(file, `kind ${pk.name}: spec must be a zod schema`, "import { z } from 'rivet' so the schema uses Rivet's zod");
+    fail(
+      file,
+      `kind ${pk.name}: spec must be a zod schema`,
+      "import { z } from 'rivet' so the schema uses Rivet's zod",
+    );
   }
   if (typeof pk.execute !== 'function') fail(file, `kind ${pk.name}: execute must be a function (spec, ctx) => result`);
   const outputs = pk.outputs ?? 'dynamic';
@@ -119,7 +123,10 @@ export async function loadPlugin(registry: KindRegistry, file: string): Promise<
     fail(file, 'the module has no default export', 'export default definePlugin({ apiVersion: 1, kinds: [...] })');
   }
   if (plugin.apiVersion !== KIND_API_VERSION) {
-    fail(file, `apiVersion ${JSON.stringify(plugin.apiVersion)} is not supported (this Rivet speaks ${KIND_API_VERSION})`);
+    fail(
+      file,
+      `apiVersion ${JSON.stringify(plugin.apiVersion)} is not supported (this Rivet speaks ${KIND_API_VERSION})`,
+    );
   }
   if (!Array.isArray(plugin.kinds) || plugin.kinds.length === 0) fail(file, 'kinds must be a non-empty list');
   const kinds = plugin.kinds.map((k, i) => checkKind(file, k, i));

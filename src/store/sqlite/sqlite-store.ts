@@ -144,7 +144,17 @@ export class SqliteStore implements Store {
         this.#stmt(
           `INSERT INTO runs (id, workflow, version, state, trigger, inputs, parent_run, parent_task, concurrency_key, created_at)
            VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
-        ).run(r.id, r.workflow, r.version, r.trigger, json(r.inputs), r.parentRun, r.parentTask, r.concurrencyKey, r.createdAt);
+        ).run(
+          r.id,
+          r.workflow,
+          r.version,
+          r.trigger,
+          json(r.inputs),
+          r.parentRun,
+          r.parentTask,
+          r.concurrencyKey,
+          r.createdAt,
+        );
       }
       this.#insertEvents(batch.events ?? []);
       this.#options.hooks?.midTransaction?.();
@@ -179,7 +189,9 @@ export class SqliteStore implements Store {
   }
 
   #insertEvents(events: readonly NewEvent[]): void {
-    const insert = this.#stmt('INSERT INTO events (run_id, type, task, item, attempt, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const insert = this.#stmt(
+      'INSERT INTO events (run_id, type, task, item, attempt, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
     for (const e of events) {
       insert.run(e.runId, e.type, e.task, e.item, e.attempt, e.at, e.data === null ? null : json(e.data));
     }
@@ -291,9 +303,9 @@ export class SqliteStore implements Store {
   }
 
   async readEvents(runId: string, afterSeq = 0): Promise<StoredEvent[]> {
-    return (this.#stmt('SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq').all(runId, afterSeq) as Row[]).map(
-      rowToEvent,
-    );
+    return (
+      this.#stmt('SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq').all(runId, afterSeq) as Row[]
+    ).map(rowToEvent);
   }
 
   async readLogs(
@@ -318,9 +330,10 @@ export class SqliteStore implements Store {
   }
 
   async lookupCache(key: string, now: number): Promise<CacheEntry | undefined> {
-    const row = this.#stmt('SELECT * FROM cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)').get(key, now) as
-      | Row
-      | undefined;
+    const row = this.#stmt('SELECT * FROM cache WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)').get(
+      key,
+      now,
+    ) as Row | undefined;
     return row === undefined ? undefined : rowToCache(row);
   }
 
