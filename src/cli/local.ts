@@ -29,6 +29,8 @@ export interface Local {
   readonly secrets: Record<string, string>;
   readonly envScope: Record<string, string>;
   engine(extra?: Partial<EngineOptions>): Engine;
+  /** Closes the store and the kinds' connections. */
+  close(): Promise<void>;
 }
 
 /** Environment variables visible as `env.NAME` in expressions, unless RIVET_ENV_ALLOW adds more. */
@@ -129,6 +131,10 @@ export async function openLocal(opts: LocalOptions, env: NodeJS.ProcessEnv = pro
     vars,
     secrets,
     envScope: scopeEnv,
+    close: async () => {
+      await kinds.close();
+      await store.close();
+    },
     engine: (extra = {}) =>
       new Engine({
         store,

@@ -205,7 +205,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     reporter.finish(outcome);
     return exitCode(outcome);
   } finally {
-    await local.store.close();
+    await local.close();
   }
 }
 

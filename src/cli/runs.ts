@@ -72,7 +72,7 @@ export async function listCommand(
     }
     return EXIT.ok;
   } finally {
-    await local.store.close();
+    await local.close();
   }
 }
 
@@ -137,7 +137,7 @@ export async function showCommand(id: string, opts: LocalOptions & { json?: bool
     }
     return EXIT.ok;
   } finally {
-    await local.store.close();
+    await local.close();
   }
 }
 
@@ -169,7 +169,7 @@ export async function logsCommand(
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
-    await local.store.close();
+    await local.close();
   }
 }
 
@@ -196,7 +196,7 @@ export async function resumeCommand(
     reporter.finish(outcome);
     return exitCode(outcome);
   } finally {
-    await local.store.close();
+    await local.close();
   }
 }
 
@@ -212,7 +212,7 @@ export async function cancelCommand(id: string, opts: LocalOptions, io: Io): Pro
     );
     return EXIT.ok;
   } finally {
-    await local.store.close();
+    await local.close();
   }
 }
 
@@ -271,6 +271,6 @@ export async function approveCommand(
     );
     return EXIT.ok;
   } finally {
-    await local.store.close();
+    await local.close();
   }
 }

@@ -55,6 +55,11 @@ export class KindRegistry {
     return this.#definitions;
   }
 
+  /** Closes every kind's resources (the CLI calls this before exiting). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#kinds.values()].map((k) => k.close?.()));
+  }
+
   get definitionMap(): ReadonlyMap<string, KindDefinition> {
     return new Map(this.#definitions.map((d) => [d.name, d]));
   }

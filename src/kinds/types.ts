@@ -150,6 +150,8 @@ export interface Kind<Spec = unknown> {
   /** Spec fields (as paths) the engine leaves as written: the kind evaluates them itself. */
   readonly lateFields?: readonly (readonly string[])[];
   execute(spec: Spec, ctx: TaskContext): Promise<TaskResult>;
+  /** Releases what the kind keeps between tasks (keep-alive connections); it may be used again after. */
+  close?(): Promise<void>;
 }
 
 /** The current version of the kind interface; plugins declare the one they were written for. */
