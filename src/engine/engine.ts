@@ -19,7 +19,7 @@ import { replayRun } from './replay.ts';
 import { RunMachine } from './run-machine.ts';
 import type { BaseScope } from './scope.ts';
 import type { Unit } from './state.ts';
-import { executeUnit } from './execute.ts';
+import { executeUnit, type LazyAbort } from './execute.ts';
 import { Timers } from './timers.ts';
 import type { EngineListener, EngineOptions, RunHandle, RunOutcome, StartRequest, WorkflowSource } from './types.ts';
 
@@ -41,7 +41,7 @@ export interface ActiveRun {
   lastState: RunState | null;
   finalized: boolean;
   waitingForSlot: boolean;
-  readonly controllers: Map<Unit, AbortController>;
+  readonly controllers: Map<Unit, LazyAbort>;
   readonly cacheKeys: Map<Unit, string>;
   readonly waiters: Map<string, (d: Decision | null) => void>;
   readonly decisions: Map<string, Decision>;
@@ -484,7 +484,8 @@ export class Engine {
     if (m.pending.length > 0) {
       const events = m.pending;
       m.pending = [];
-      for (const e of events) this.#pending.events.push({ runId: run.id, ...e });
+      // The machine stamps its run id on every event it decides.
+      for (const e of events) this.#pending.events.push(e as NewEvent);
     }
     if (m.done) this.#finalize(run);
     else {

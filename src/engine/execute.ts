@@ -31,7 +31,7 @@ export const MAX_OUTPUT_BYTES = 1024 * 1024;
 export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, attempt: number): Promise<void> {
   const m = run.machine;
   const kind = engine.options.kinds.get(unit.node.task.kind);
-  const controller = new AbortController();
+  const controller = new LazyAbort();
   run.controllers.set(unit, controller);
   const timeout = unit.node.task.document.timeout;
   const ms = timeout === undefined ? undefined : parseDuration(timeout);
@@ -49,11 +49,11 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
     unit.node.task.id,
     unit.item,
   );
-  let ctx: (TaskContext & { artifactsUsed(): boolean }) | undefined;
+  let ctx: UnitContext | undefined;
   try {
     if (kind === undefined) throw new TaskFailure('error', `unknown kind ${unit.node.task.kind}`, { retryable: false });
     const spec = renderedSpec(kind, m.renderSpec.bind(m), unit);
-    ctx = makeContext(engine, run, unit, attempt, controller.signal, dir, () => {
+    ctx = new UnitContext(engine, run, unit, attempt, controller, dir, () => {
       release();
       m.at(engine.clock.now()).waiting(unit);
       engine.collect(run);
@@ -67,7 +67,7 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
     if (outputs !== null) engine.cacheResult(run, unit, outputs, artifacts);
   } catch (error) {
     if (unit.status !== 'running' && unit.status !== 'waiting') return;
-    const failure = toFailure(error, controller.signal);
+    const failure = toFailure(error, controller);
     if (failure.reason === 'interrupted') return; // the engine is stopping: the run stays recoverable
     if (failure.result !== undefined) engine.log(run, unit, 'info', `result: ${preview(failure.result)}`);
     const retryAt = m.at(engine.clock.now()).fail(unit, failure);
@@ -167,7 +167,7 @@ function preview(v: unknown): string {
   return s.length > 500 ? `${s.slice(0, 500)}…` : s;
 }
 
-function toFailure(error: unknown, signal: AbortSignal): TaskFailure {
+function toFailure(error: unknown, signal: { readonly aborted: boolean; readonly reason: unknown }): TaskFailure {
   if (error instanceof TaskFailure) return error;
   if (signal.aborted) {
     const reason =
@@ -180,57 +180,127 @@ function toFailure(error: unknown, signal: AbortSignal): TaskFailure {
   return new TaskFailure('error', error instanceof Error ? error.message : String(error));
 }
 
-function makeContext(
-  engine: Engine,
-  run: ActiveRun,
-  unit: Unit,
-  attempt: number,
-  signal: AbortSignal,
-  dir: string,
-  onWaiting: () => void,
-): TaskContext & { artifactsUsed(): boolean } {
-  const m = run.machine;
-  let artifactsDir: string | undefined;
-  const previous = unit.checkpoint;
-  const task = unit.node.task.id;
-  return {
-    runId: run.id,
-    taskId: task,
-    item: unit.item,
-    attempt,
-    idempotencyKey: unit.item === null ? `${run.id}/${task}` : `${run.id}/${task}/${unit.item}`,
-    signal,
-    logger: {
+/**
+ * An AbortController created only when someone looks at the signal or aborts: most tasks finish
+ * without either, and a controller (an EventTarget) per task is a measurable cost at 10k tasks.
+ */
+export class LazyAbort {
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/** The TaskContext of one attempt (methods on the prototype: no closures per task). */
+class UnitContext implements TaskContext {
+  readonly #engine: Engine;
+  readonly #run: ActiveRun;
+  readonly #unit: Unit;
+  readonly #abort: LazyAbort;
+  readonly #dir: string;
+  readonly #onWaiting: () => void;
+  #artifactsDir: string | undefined;
+  readonly attempt: number;
+  readonly previous: unknown;
+
+  constructor(engine: Engine, run: ActiveRun, unit: Unit, attempt: number, abort: LazyAbort, dir: string, onWaiting: () => void) {
+    this.#engine = engine;
+    this.#run = run;
+    this.#unit = unit;
+    this.#abort = abort;
+    this.#dir = dir;
+    this.#onWaiting = onWaiting;
+    this.attempt = attempt;
+    this.previous = unit.checkpoint;
+  }
+
+  get runId(): string {
+    return this.#run.id;
+  }
+  get taskId(): string {
+    return this.#unit.node.task.id;
+  }
+  get item(): number | null {
+    return this.#unit.item;
+  }
+  get idempotencyKey(): string {
+    const u = this.#unit;
+    return u.item === null ? `${this.#run.id}/${u.node.task.id}` : `${this.#run.id}/${u.node.task.id}/${u.item}`;
+  }
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+  get logger(): TaskContext['logger'] {
+    return {
       line: (stream, text) =>
-        engine.log(
-          run,
-          unit,
+        this.#engine.log(
+          this.#run,
+          this.#unit,
           stream,
           text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE)}… [line truncated]` : text,
         ),
-    },
-    get artifactsDir() {
-      artifactsDir ??= freshArtifactsDir(dir);
-      return artifactsDir;
-    },
-    baseDir: dirname(run.source.file),
-    env: engine.childEnv,
-    clock: { now: () => engine.clock.now(), sleep: (ms, s) => engine.timers.sleep(ms, s) },
-    killGraceMs: engine.options.killGraceMs ?? 10_000,
-    previous,
-    async checkpoint(state) {
-      if (unit.status !== 'running' && unit.status !== 'waiting') return;
-      m.at(engine.clock.now()).checkpoint(unit, state);
-      engine.collect(run);
-      await engine.committed();
-    },
-    waiting: onWaiting,
-    evaluate: (template, extra) => m.evaluate(template, unit, extra),
-    decision: (request) => waitForDecision(engine, run, unit, request, signal),
-    child: (request) => runChild(engine, run, unit, request, signal),
-    redact: (text) => m.options.redactor.text(text),
-    artifactsUsed: () => artifactsDir !== undefined,
-  };
+    };
+  }
+  get artifactsDir(): string {
+    this.#artifactsDir ??= freshArtifactsDir(this.#dir);
+    return this.#artifactsDir;
+  }
+  artifactsUsed(): boolean {
+    return this.#artifactsDir !== undefined;
+  }
+  get baseDir(): string {
+    return dirname(this.#run.source.file);
+  }
+  get env(): Readonly<Record<string, string>> {
+    return this.#engine.childEnv;
+  }
+  get clock(): TaskContext['clock'] {
+    const engine = this.#engine;
+    return { now: () => engine.clock.now(), sleep: (ms, s) => engine.timers.sleep(ms, s) };
+  }
+  get killGraceMs(): number {
+    return this.#engine.options.killGraceMs ?? 10_000;
+  }
+  async checkpoint(state: unknown): Promise<void> {
+    await engineCheckpoint(this.#engine, this.#run, this.#unit, state);
+  }
+  waiting(): void {
+    this.#onWaiting();
+  }
+  evaluate(template: string, extra: Readonly<Record<string, unknown>>): unknown {
+    return this.#run.machine.evaluate(template, this.#unit, extra);
+  }
+  decision(request: DecisionRequest): Promise<Decision | null> {
+    return waitForDecision(this.#engine, this.#run, this.#unit, request, this.#abort.signal);
+  }
+  child(request: ChildRequest): Promise<ChildResult> {
+    return runChild(this.#engine, this.#run, this.#unit, request, this.#abort.signal);
+  }
+  redact(text: string): string {
+    return this.#run.machine.options.redactor.text(text);
+  }
 }
 
 function waitForDecision(

@@ -97,7 +97,8 @@ export class RunMachine {
     data: Record<string, unknown> | null,
     attempt?: number,
   ): void {
-    const event: RunEvent = {
+    const event: RunEvent & { readonly runId: string } = {
+      runId: this.options.runId,
       type,
       task: node?.task.id ?? null,
       item: unit?.item ?? null,

@@ -10,7 +10,14 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+
+/** undici, loaded on the first request: workflows without http tasks do not pay for it at start. */
+let undici: typeof import('undici') | undefined;
+async function loadUndici(): Promise<typeof import('undici')> {
+  undici ??= await import('undici');
+  return undici;
+}
 import type { z } from 'zod';
 import { parseDuration } from '../model/common.ts';
 import { http, type httpSpec } from '../model/kinds/http.ts';
@@ -345,7 +352,9 @@ async function exchange(call: Call, req: Req): Promise<Raw> {
     );
   let status: number | undefined;
   try {
-    const res = await request(req.url, {
+    const res = await (
+      await loadUndici()
+    ).request(req.url, {
       method: req.method,
       headers: req.headers,
       body: req.body,
@@ -628,7 +637,7 @@ function agentPool(lookup: LookupFunction | undefined): {
           ...(lookup === undefined ? {} : { lookup }),
         };
         // Time limits come from the task (spec.timeout and its signal), not from undici.
-        agent = new Agent({ connect, headersTimeout: 0, bodyTimeout: 0 });
+        agent = new undici!.Agent({ connect, headersTimeout: 0, bodyTimeout: 0 });
         agents.set(key, agent);
       }
       return agent;
@@ -653,18 +662,21 @@ export function createHttpKind(options: HttpKindOptions = {}): HttpKind {
     deny || options.resolve !== undefined ? makeLookup(options.resolve ?? systemResolve, deny, allowed) : undefined;
   const agents = agentPool(lookup);
 
-  const makeCall = async (spec: HttpSpec, ctx: TaskContext, req: Req): Promise<Call> => ({
-    ctx,
-    dispatcher: agents.get(spec.tls?.insecure_skip_verify === true, await caOf(spec, ctx)),
-    timeoutMs: durationMs(spec.timeout, DEFAULT_REQUEST_TIMEOUT_MS),
-    timeoutText: spec.timeout ?? '5m',
-    maxBytes: Math.min(maxBytes, spec.max_response_bytes ?? maxBytes),
-    follow: spec.follow_redirects ?? true,
-    maxRedirects: spec.max_redirects ?? DEFAULT_MAX_REDIRECTS,
-    deny,
-    allowed,
-    scrub: masker(ctx, requestSecrets(spec, req)),
-  });
+  const makeCall = async (spec: HttpSpec, ctx: TaskContext, req: Req): Promise<Call> => {
+    await loadUndici();
+    return {
+      ctx,
+      dispatcher: agents.get(spec.tls?.insecure_skip_verify === true, await caOf(spec, ctx)),
+      timeoutMs: durationMs(spec.timeout, DEFAULT_REQUEST_TIMEOUT_MS),
+      timeoutText: spec.timeout ?? '5m',
+      maxBytes: Math.min(maxBytes, spec.max_response_bytes ?? maxBytes),
+      follow: spec.follow_redirects ?? true,
+      maxRedirects: spec.max_redirects ?? DEFAULT_MAX_REDIRECTS,
+      deny,
+      allowed,
+      scrub: masker(ctx, requestSecrets(spec, req)),
+    };
+  };
 
   return {
     definition: http,
