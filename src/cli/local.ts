@@ -3,15 +3,16 @@
  * deployment variables and secrets from files and the environment, plugins, and an engine on
  * top. Everything is resolved once, here, from arguments and the environment passed in.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { RivetError } from '../errors.ts';
+import { CRASH_TESTING, crashPoint } from '../engine/crash-points.ts';
 import { Engine } from '../engine/engine.ts';
 import type { EngineOptions } from '../engine/types.ts';
 import { KindRegistry, loadPlugin } from '../kinds/registry.ts';
 import { listReferences, type Workflow } from '../model/index.ts';
-import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
+import { SqliteStore, type SqliteStoreOptions } from '../store/sqlite/sqlite-store.ts';
 
 export interface LocalOptions {
   readonly home?: string;
@@ -108,6 +109,31 @@ function envScope(env: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
+/**
+ * Crash and fault injection for the crash tests (RELIABILITY.md C2, C8); nothing unless set.
+ * RIVET_CRASH_AT / RIVET_CRASH_LOG add the `mid-transaction` crash point inside every write.
+ * RIVET_TEST_FAULT=<before-commit|mid-transaction>:<CODE>:<N|FILE> fails the first N commits, or
+ * every commit while FILE exists, with an error carrying CODE (SQLITE_FULL, SQLITE_BUSY...).
+ */
+function testHooks(env: NodeJS.ProcessEnv): SqliteStoreOptions {
+  const hooks: { midTransaction?: () => void; beforeCommit?: () => void } = {};
+  if (CRASH_TESTING) hooks.midTransaction = () => crashPoint('mid-transaction');
+  const m = /^(before-commit|mid-transaction):([A-Z_]+):(.+)$/.exec(env.RIVET_TEST_FAULT ?? '');
+  if (m === null) return { hooks };
+  const [, hook, code, when] = m as unknown as [string, string, string, string];
+  const count = /^\d+$/.test(when) ? Number(when) : null;
+  let failed = 0;
+  const fault = (): void => {
+    if (count === null ? !existsSync(when) : failed >= count) return;
+    failed++;
+    throw Object.assign(new Error(`${code}: injected by RIVET_TEST_FAULT`), { code });
+  };
+  const crash = hooks.midTransaction;
+  if (hook === 'before-commit') hooks.beforeCommit = fault;
+  else hooks.midTransaction = () => (crash?.(), fault());
+  return { hooks };
+}
+
 export async function openLocal(opts: LocalOptions, env: NodeJS.ProcessEnv = process.env): Promise<Local> {
   const home = homeDir(opts, env);
   const kinds = new KindRegistry();
@@ -115,7 +141,7 @@ export async function openLocal(opts: LocalOptions, env: NodeJS.ProcessEnv = pro
   for (const p of plugins) await loadPlugin(kinds, p);
   let store: SqliteStore;
   try {
-    store = new SqliteStore(join(home, 'rivet.db'));
+    store = new SqliteStore(join(home, 'rivet.db'), testHooks(env));
   } catch (error) {
     throw new RivetError('RV606', `cannot open the store in ${home}: ${(error as Error).message}`, {
       hint: 'set RIVET_HOME to a writable folder',

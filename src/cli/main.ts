@@ -39,9 +39,13 @@ export async function main(
     .description('check workflow files; print ok or every problem as file:line:col')
     .argument('<files...>', 'workflow files (YAML), or folders of them')
     .option('--json', 'print machine-readable diagnostics')
-    .action(async (files: string[], opts: { json?: boolean }) => {
+    .option('--plugin <module>', 'load task kinds from a plugin module (repeatable)', (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
+    .action(async (files: string[], opts: { json?: boolean; plugin?: string[] }) => {
       const { validateCommand } = await import('./validate.ts');
-      code = await validateCommand(files, { json: opts.json === true }, io);
+      code = await validateCommand(files, { json: opts.json === true, plugins: opts.plugin ?? [] }, io);
     });
 
   cli

@@ -23,6 +23,11 @@ export function printable(text: string): string {
   );
 }
 
+/** printable() for text shown on one line: a newline in a value cannot start a line of its own. */
+export function printableLine(text: string): string {
+  return printable(text).replace(/\n/g, '\\n');
+}
+
 /** A diagnostic as `file:line:col: error CODE message`, with the source line and a caret on a terminal. */
 export function renderDiagnostic(
   io: Io['stdout'],

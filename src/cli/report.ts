@@ -4,7 +4,7 @@
  * same calls: events once they are durable, log lines as they come, and the outcome.
  */
 import type { EngineEvent, EngineLog, RunOutcome } from '../engine/types.ts';
-import { type Io, paint, printable } from './output.ts';
+import { type Io, paint, printable, printableLine } from './output.ts';
 
 export interface RunInfo {
   readonly runId: string;
@@ -87,11 +87,11 @@ export class LineReporter implements Reporter {
       case 'task.failed': {
         const err = d.error as { message?: string } | undefined;
         const retry = typeof d.retry_at === 'number' ? `; retry in ${duration(d.retry_at - e.at)}` : '';
-        this.#write(`${t} ${paint(o, 'red', '✗')} ${name} failed: ${printable(err?.message ?? 'failed')}${retry}`);
+        this.#write(`${t} ${paint(o, 'red', '✗')} ${name} failed: ${printableLine(err?.message ?? 'failed')}${retry}`);
         return;
       }
       case 'task.skipped':
-        this.#write(`${t} ${paint(o, 'gray', '○')} ${name} skipped (${printable(String(d.reason ?? ''))})`);
+        this.#write(`${t} ${paint(o, 'gray', '○')} ${name} skipped (${printableLine(String(d.reason ?? ''))})`);
         return;
       case 'task.cancelled':
         this.#write(`${t} ${paint(o, 'gray', '■')} ${name} cancelled`);
@@ -103,7 +103,7 @@ export class LineReporter implements Reporter {
         this.#write(`${t}   ${name} fans out over ${(d.items as unknown[]).length} items`);
         return;
       case 'run.cancelling':
-        this.#write(`${t} cancelling: ${printable(String(d.reason ?? ''))}`);
+        this.#write(`${t} cancelling: ${printableLine(String(d.reason ?? ''))}`);
         return;
       default:
         return;
@@ -161,7 +161,7 @@ export function summaryLine(io: Io, outcome: RunOutcome, ms: number): string {
       : outcome.state === 'failed'
         ? paint(o, 'red', '✗')
         : paint(o, 'yellow', '■');
-  const err = outcome.error === null ? '' : `: ${printable(outcome.error)}`;
+  const err = outcome.error === null ? '' : `: ${printableLine(outcome.error)}`;
   return `${mark} run ${outcome.runId} ${outcome.state} in ${duration(ms)}${err}`;
 }
 
@@ -181,7 +181,7 @@ export class JsonReporter implements Reporter {
   }
 
   #write(v: unknown): void {
-    this.#out.write(`${JSON.stringify(v)}\n`);
+    this.#out.write(`${jsonLine(v)}\n`);
   }
 
   start(info: RunInfo): void {
@@ -232,4 +232,9 @@ export class JsonReporter implements Reporter {
     });
     this.#out.flush();
   }
+}
+
+/** JSON with DEL and the C1 controls escaped too (JSON.stringify leaves U+007F–U+009F raw). */
+export function jsonLine(v: unknown): string {
+  return JSON.stringify(v).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

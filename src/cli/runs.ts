@@ -11,7 +11,7 @@ import { fromText } from '../model/inputs.ts';
 import { validateWorkflowText } from '../model/index.ts';
 import { type LocalOptions, openLocal } from './local.ts';
 import { EXIT } from './main.ts';
-import { type Io, paint, printable } from './output.ts';
+import { type Io, paint, printable, printableLine } from './output.ts';
 import { duration, unitName } from './report.ts';
 import { exitCode, follow, makeReporter } from './run.ts';
 
@@ -99,7 +99,7 @@ function taskLine(io: Io, t: TaskSummary): string {
   const extra = [
     t.attempts > 1 ? `${t.attempts} attempts` : '',
     t.cached !== null ? `cached from ${t.cached}` : '',
-    t.reason !== null ? printable(t.reason) : '',
+    t.reason !== null ? printableLine(t.reason) : '',
   ].filter((s) => s !== '');
   return `  ${unitName(t.task, t.item).padEnd(24)} ${stateMark(io, t.status.padEnd(9))} ${took.padEnd(9)} ${extra.join('; ')}`;
 }
@@ -126,7 +126,7 @@ export async function showCommand(id: string, opts: LocalOptions & { json?: bool
     io.stdout.write(`  workflow  ${run.workflow} (version ${run.version})\n  trigger   ${run.trigger}\n`);
     io.stdout.write(`  created   ${when(run.createdAt)}\n  finished  ${when(run.finishedAt)}\n`);
     if (Object.keys(run.inputs).length > 0) io.stdout.write(`  inputs    ${printable(JSON.stringify(run.inputs))}\n`);
-    if (run.error !== null) io.stdout.write(`  error     ${printable(run.error)}\n`);
+    if (run.error !== null) io.stdout.write(`  error     ${printableLine(run.error)}\n`);
     io.stdout.write('tasks:\n');
     for (const t of tasks) io.stdout.write(`${taskLine(io, t)}\n`);
     for (const c of children) io.stdout.write(`child run ${c.id} (${c.parentTask}): ${c.state}\n`);

@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_CODES, RivetError } from '../errors.ts';
 import { type LoadedWorkflow, loadWorkflow } from '../load.ts';
-import type { Diagnostic } from '../model/index.ts';
+import type { Diagnostic, KindDefinition } from '../model/index.ts';
 import { EXIT } from './main.ts';
 import { type Io, paint, printable, renderDiagnostic } from './output.ts';
 
@@ -17,9 +17,12 @@ interface FileReport {
   readonly diagnostics: readonly (Diagnostic & { name: string })[];
 }
 
-async function check(file: string): Promise<{ report: FileReport; loaded?: LoadedWorkflow }> {
+async function check(
+  file: string,
+  kinds: readonly KindDefinition[] | undefined,
+): Promise<{ report: FileReport; loaded?: LoadedWorkflow }> {
   try {
-    const loaded = await loadWorkflow(file);
+    const loaded = await loadWorkflow(file, kinds === undefined ? {} : { kinds });
     const diagnostics = loaded.diagnostics.map((d) => ({ ...d, name: ERROR_CODES[d.code].name }));
     const wf = loaded.workflow;
     return {
@@ -63,9 +66,22 @@ async function expand(paths: readonly string[]): Promise<string[]> {
   return out;
 }
 
-export async function validateCommand(paths: readonly string[], opts: { json: boolean }, io: Io): Promise<number> {
+export async function validateCommand(
+  paths: readonly string[],
+  opts: { json: boolean; plugins?: readonly string[] },
+  io: Io,
+): Promise<number> {
+  // Plugin kinds (--plugin, RIVET_PLUGINS) are known to the validator as they are to `rivet run`.
+  const plugins = [...(opts.plugins ?? []), ...(process.env.RIVET_PLUGINS ?? '').split(':').filter((p) => p !== '')];
+  let kinds: readonly KindDefinition[] | undefined;
+  if (plugins.length > 0) {
+    const { KindRegistry, loadPlugin } = await import('../kinds/registry.ts');
+    const registry = new KindRegistry();
+    for (const p of plugins) await loadPlugin(registry, p);
+    kinds = registry.definitions;
+  }
   const files = await expand(paths);
-  const results = await Promise.all(files.map(check));
+  const results = await Promise.all(files.map((f) => check(f, kinds)));
   const invalid = results.filter((r) => !r.report.valid);
   if (opts.json) {
     const body = { valid: invalid.length === 0, files: results.map((r) => r.report) };

@@ -211,8 +211,8 @@ export class Engine {
   #concurrencyKey(source: WorkflowSource, scope: BaseScope): string | null {
     const c = source.workflow.document.concurrency;
     if (c?.key === undefined) return null;
-    // A key template sees inputs, vars and run only.
-    return String(evaluateTemplate(c.key, { ...scope, tasks: {} }));
+    // A key template sees inputs, vars and run only; a secret in it is stored masked.
+    return this.redactor.text(String(evaluateTemplate(c.key, { ...scope, tasks: {} })));
   }
 
   buildMachine(id: string, source: WorkflowSource, scope: BaseScope, force: readonly string[]): RunMachine {
@@ -311,6 +311,7 @@ export class Engine {
         hint: 'use --from TASK to run a task and everything downstream of it again',
       });
     }
+    const from = parseFrom(options.from);
     const claim = await store.claimRun(runId, currentOwner());
     if (!claim.ok) {
       throw new RivetError('RV603', claim.reason, {
@@ -324,6 +325,12 @@ export class Engine {
       return { runId, done: Promise.resolve(outcome) };
     }
     const { machine, source } = replayed;
+    const problem = from === undefined ? null : fromProblem(machine, from);
+    if (problem !== null) {
+      // Checked before the run is activated: a bad --from must leave it as it was, unowned.
+      await store.releaseRun(runId, claim.epoch);
+      throw new RivetError('RV502', problem);
+    }
     const run = this.#activate(
       runId,
       machine,
@@ -331,9 +338,9 @@ export class Engine {
       claim.epoch,
       record.concurrencyKey,
       record.parentRun,
-      record.startedAt ?? record.createdAt,
+      // A finished run that is resumed gets a whole run timeout again; a recovered one keeps its deadline.
+      TERMINAL_RUN_STATES.has(record.state) ? this.clock.now() : (record.startedAt ?? record.createdAt),
     );
-    const from = parseFrom(options.from);
     if (from?.child !== undefined) run.childFrom.set(unitKey(from.task, from.item), from.child);
     await this.#begin(run, () => {
       machine.at(this.clock.now());
@@ -372,7 +379,11 @@ export class Engine {
       topLevel: true,
       limit: 1000,
     });
-    return runs.filter((r) => !this.active.has(r.id) && (r.owner === null || !ownerAliveFn(r.owner)));
+    // A run never started, without an owner, created a moment ago is being started by another
+    // process (between its insert and its claim): taking it over would fail one of them.
+    const starting = (r: RunRecord): boolean =>
+      r.owner === null && r.startedAt === null && this.clock.now() - r.createdAt < 60_000;
+    return runs.filter((r) => !this.active.has(r.id) && (r.owner === null || !ownerAliveFn(r.owner)) && !starting(r));
   }
 
   // ------------------------------------------------------------------ commands
@@ -433,15 +444,24 @@ export class Engine {
     this.#poller = setInterval(() => void this.#poll(), this.options.commandPollMs ?? 250);
   }
 
+  #polling = false;
+  readonly #takenCommands = new Set<number>();
+
   async #poll(): Promise<void> {
     if (this.active.size === 0) {
       clearInterval(this.#poller);
       this.#poller = undefined;
       return;
     }
+    if (this.#polling) return;
+    this.#polling = true;
     try {
       const commands = await this.options.store.takeCommands([...this.active.keys()]);
       for (const c of commands) {
+        // A command is deleted by the next batch; until then a later poll sees it again.
+        if (this.#takenCommands.has(c.id)) continue;
+        this.#takenCommands.add(c.id);
+        this.#pending.committed.push(() => this.#takenCommands.delete(c.id));
         const run = this.active.get(c.runId);
         this.#pending.commandsDone.push(c.id);
         if (run === undefined) continue;
@@ -455,6 +475,8 @@ export class Engine {
       if (this.#heartbeatDue()) await this.options.store.heartbeat(currentOwner(), ids, Date.now());
     } catch (error) {
       this.#log(null, null, 'info', `polling the store failed: ${(error as Error).message}`);
+    } finally {
+      this.#polling = false;
     }
   }
 
@@ -557,7 +579,7 @@ export class Engine {
       attempt: unit?.attempt ?? 0,
       stream,
       at: this.clock.now(),
-      line: run.machine.options.redactor.text(line),
+      line: cutLine(run.machine.options.redactor.text(line)),
     };
     this.#pending.logs.push(entry);
     for (const l of this.#listeners) safe(() => l.log?.(entry));
@@ -685,7 +707,15 @@ export class Engine {
       return;
     }
     if (key === null) return this.#start(run, unit);
-    void this.options.store.lookupCache(key, this.clock.now()).then(
+    if (m.forced(unit)) {
+      run.cacheKeys.set(unit, key);
+      return this.#start(run, unit);
+    }
+    // A result queued in the batch about to be written (a needed task with the same key that just
+    // succeeded) is not in the store yet; it is committed before or with whatever this decides.
+    const now = this.clock.now();
+    const queued = this.#pending.cache.findLast((c) => c.key === key && (c.expiresAt === null || c.expiresAt > now));
+    void (queued === undefined ? this.options.store.lookupCache(key, now) : Promise.resolve(queued)).then(
       (entry) => {
         if (unit.status !== 'starting') {
           this.#busy--;
@@ -790,6 +820,13 @@ export class Engine {
   }
 }
 
+/** Longest log line kept; longer ones are cut (after redaction) with a marker. */
+export const MAX_LOG_LINE = 64 * 1024;
+
+function cutLine(line: string): string {
+  return line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… [line truncated]` : line;
+}
+
 function hasWrites(b: Pending): boolean {
   return (
     b.runs.length +
@@ -827,6 +864,20 @@ function defaultChildEnv(): Record<string, string> {
 
 function expressionFailure(where: string, error: unknown): TaskFailure {
   return new TaskFailure('expression', `${where}: ${(error as Error).message}`, { retryable: false });
+}
+
+/** Why a parsed `--from` names nothing of this run, or null when it is fine. */
+function fromProblem(machine: RunMachine, from: NonNullable<ReturnType<typeof parseFrom>>): string | null {
+  const node = machine.node(from.task);
+  const name = from.item === null ? from.task : `${from.task}[${from.item}]`;
+  if (node === undefined) return `--from ${name}: the run has no task ${from.task}`;
+  if (from.item !== null && node.units[from.item]?.item !== from.item) {
+    return `--from ${name}: task ${from.task} has no item ${from.item} in this run`;
+  }
+  if (from.child !== undefined && node.task.kind !== 'workflow') {
+    return `--from ${name}/${from.child}: task ${from.task} is not a workflow task`;
+  }
+  return null;
 }
 
 /** `task`, `task[3]` or `task/child_task` (a task of the child run of a workflow task). */

@@ -58,10 +58,11 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
       m.at(engine.clock.now()).waiting(unit);
       engine.collect(run);
     });
-    const { result } = await kind.execute(spec, ctx);
+    const { result } = await Promise.race([kind.execute(spec, ctx), abandonAfterAbort(engine, controller)]);
     if (CRASH_TESTING) crashPoint('after-side-effect', unitKey(unit.node.task.id, unit.item));
     if (unit.status !== 'running' && unit.status !== 'waiting') return;
-    const artifacts = ctx.artifactsUsed() ? sealArtifacts(dir) : {};
+    // A file named after a secret keeps its name on disk, but the name is masked in every record.
+    const artifacts = ctx.artifactsUsed() ? m.options.redactor.value(sealArtifacts(dir)) : {};
     checkOutputSize(result);
     const outputs = m.at(engine.clock.now()).succeed(unit, result, artifacts);
     if (outputs !== null) engine.cacheResult(run, unit, outputs, artifacts);
@@ -82,6 +83,28 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
 
 /** Specs without templates, parsed once per task (defaults applied). */
 const staticSpecs = new WeakMap<object, unknown>();
+
+/**
+ * A kind that ignores its abort signal cannot hold a run forever: once the attempt is aborted
+ * (timeout, cancel) and the kill grace period plus 5 s has passed, the attempt is given up.
+ */
+function abandonAfterAbort(engine: Engine, abort: LazyAbort): Promise<never> {
+  return new Promise((_, reject) => {
+    abort.onAbort(() => {
+      const grace = (engine.options.killGraceMs ?? 10_000) + 5_000;
+      engine.timers.after(grace, () => {
+        const reason =
+          abort.reason === 'timeout' ? 'timeout' : abort.reason === 'interrupted' ? 'interrupted' : 'cancelled';
+        reject(
+          new TaskFailure(
+            reason,
+            `the task did not stop within ${grace} ms of being ${reason === 'timeout' ? 'timed out' : reason}; it was abandoned`,
+          ),
+        );
+      });
+    });
+  });
+}
 
 function renderedSpec(
   kind: Kind,
@@ -168,6 +191,9 @@ function preview(v: unknown): string {
 }
 
 function toFailure(error: unknown, signal: { readonly aborted: boolean; readonly reason: unknown }): TaskFailure {
+  // The engine stopping aborts with 'interrupted', whatever the kind made of it (an approval or a
+  // sleep says "cancelled"): the attempt is left for recovery, not recorded as cancelled.
+  if (signal.aborted && signal.reason === 'interrupted') return new TaskFailure('interrupted', 'the engine stopped');
   if (error instanceof TaskFailure) return error;
   if (signal.aborted) {
     const reason =
@@ -210,6 +236,16 @@ export class LazyAbort {
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
+    for (const fn of this.#listeners) fn();
+    this.#listeners = [];
+  }
+
+  #listeners: (() => void)[] = [];
+
+  /** Calls `fn` when (or if already) aborted. */
+  onAbort(fn: () => void): void {
+    if (this.#aborted) fn();
+    else this.#listeners.push(fn);
   }
 }
 
@@ -225,7 +261,15 @@ class UnitContext implements TaskContext {
   readonly attempt: number;
   readonly previous: unknown;
 
-  constructor(engine: Engine, run: ActiveRun, unit: Unit, attempt: number, abort: LazyAbort, dir: string, onWaiting: () => void) {
+  constructor(
+    engine: Engine,
+    run: ActiveRun,
+    unit: Unit,
+    attempt: number,
+    abort: LazyAbort,
+    dir: string,
+    onWaiting: () => void,
+  ) {
     this.#engine = engine;
     this.#run = run;
     this.#unit = unit;
@@ -259,7 +303,8 @@ class UnitContext implements TaskContext {
           this.#run,
           this.#unit,
           stream,
-          text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE)}… [line truncated]` : text,
+          // Cut after redaction (in engine.log), so a secret across the cut is still masked whole.
+          text,
         ),
     };
   }
@@ -388,7 +433,7 @@ async function runChild(
 ): Promise<ChildResult> {
   const key = unitKey(unit.node.task.id, unit.item);
   const saved = (unit.checkpoint as { child_run?: unknown } | undefined)?.child_run;
-  let childId = typeof saved === 'string' ? saved : await interruptedChild(engine, run.id, key);
+  let childId = typeof saved === 'string' ? saved : await interruptedChild(engine, run.id, key, run.childFrom.has(key));
   let done: Promise<import('./types.ts').RunOutcome>;
   if (childId !== undefined) {
     const record = await engine.options.store.getRun(childId);
@@ -438,9 +483,19 @@ async function engineCheckpoint(engine: Engine, run: ActiveRun, unit: Unit, stat
   await engine.committed();
 }
 
-/** A child run of this task left unfinished by a crash before its id was checkpointed. */
-async function interruptedChild(engine: Engine, parent: string, key: string): Promise<string | undefined> {
+/**
+ * A child run of this task left unfinished by a crash before its id was checkpointed, or, with
+ * `finished` (a resume `--from task/child_task`), the task's latest child run whatever its state.
+ */
+async function interruptedChild(
+  engine: Engine,
+  parent: string,
+  key: string,
+  finished = false,
+): Promise<string | undefined> {
   const children = await engine.options.store.listChildRuns(parent);
-  const open = children.filter((c) => c.parentTask === key && ['queued', 'running', 'waiting'].includes(c.state));
+  const open = children.filter(
+    (c) => c.parentTask === key && (finished || ['queued', 'running', 'waiting'].includes(c.state)),
+  );
   return open.at(-1)?.id;
 }

@@ -16,6 +16,8 @@ function forms(value: string): string[] {
     out.add(JSON.stringify(v).slice(1, -1));
     out.add(encodeURIComponent(v));
     out.add(encodeURIComponent(v).replace(/%20/g, '+'));
+    // application/x-www-form-urlencoded (query strings, forms) also encodes ' ( ) ! ~ *.
+    out.add(new URLSearchParams({ v }).toString().slice(2));
     const b64 = Buffer.from(v, 'utf8').toString('base64');
     out.add(b64);
     out.add(b64.replace(/=+$/, ''));
@@ -44,6 +46,8 @@ export class Redactor {
       // A JSON secret also hides each of its string fields.
       for (const f of forms(value)) all.add(f);
       for (const field of jsonStrings(value)) for (const f of forms(field)) all.add(f);
+      // A URL secret also hides its password, which travels alone (Basic auth, a parsed URL).
+      for (const field of urlPasswords(value)) for (const f of forms(field)) all.add(f);
     }
     // Longest first, so a secret that contains another is masked whole.
     const sorted = [...all].sort((a, b) => b.length - a.length);
@@ -76,6 +80,20 @@ function walk(v: unknown, f: (s: string) => string): unknown {
     return out;
   }
   return v;
+}
+
+/** Passwords of the URLs inside a value (`https://user:PASSWORD@host`), as written and decoded. */
+function urlPasswords(value: string): string[] {
+  const out: string[] = [];
+  for (const m of value.matchAll(/[a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:([^\s/?#@]+)@/gi)) {
+    out.push(m[1]!);
+    try {
+      out.push(decodeURIComponent(m[1]!));
+    } catch {
+      // not %-encoded text: kept as written
+    }
+  }
+  return out.filter((p) => p.length >= MIN_SECRET_LENGTH);
 }
 
 function jsonStrings(value: string): string[] {

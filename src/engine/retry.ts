@@ -3,7 +3,7 @@
  * that retry: timeout, error (transport and process errors), 5xx, 429, exit_code. Without `on`,
  * every retryable failure retries. Assertions and expression errors never retry unless `on`
  * names them indirectly (they do not: an assumption that broke stays broken). Backoff is fixed or
- * exponential from `delay` (default 1s), capped by `max_delay` (default 5m), with "equal jitter"
+ * exponential from `delay` (default 1s), capped by `max_delay` (default 5m, or `delay` if longer), with "equal jitter"
  * (half the delay fixed, half random) by default for exponential backoff; `jitter` turns it on or off. A server's Retry-After wins when
  * it asks for longer.
  */
@@ -47,7 +47,8 @@ export function retryDecision(
   if (!failure.retryable || NEVER.has(failure.reason)) return { retry: false };
   if (retry.on !== undefined && !matchesOn(retry.on, failure)) return { retry: false };
   const base = parseDuration(retry.delay ?? '1s') ?? 1000;
-  const cap = parseDuration(retry.max_delay ?? '5m') ?? 300_000;
+  // The default cap never shortens the delay asked for: `delay: 10m` alone waits 10 minutes.
+  const cap = retry.max_delay === undefined ? Math.max(base, 300_000) : (parseDuration(retry.max_delay) ?? 300_000);
   const raw = retry.backoff === 'exponential' ? base * 2 ** (attempt - 1) : base;
   let delay = Math.min(raw, cap);
   if (retry.jitter ?? retry.backoff === 'exponential') delay = delay / 2 + random() * (delay / 2);

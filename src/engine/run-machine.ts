@@ -234,8 +234,12 @@ export class RunMachine {
     const reset: { task: string; item: number | null }[] = [];
     if (from === undefined) {
       for (const n of this.nodes) {
-        if (n.status === 'failed' || n.status === 'skipped' || n.status === 'cancelled')
-          reset.push({ task: n.task.id, item: null });
+        if (n.status !== 'failed' && n.status !== 'skipped' && n.status !== 'cancelled') continue;
+        // The succeeded items of a for_each are kept (their side effects happened); the others run again.
+        const items = n.units.filter((u) => u.item !== null && u.status !== 'succeeded');
+        if (items.length > 0 && items.length < n.units.length) {
+          for (const u of items) reset.push({ task: n.task.id, item: u.item });
+        } else reset.push({ task: n.task.id, item: null });
       }
     } else {
       const start = this.#byId.get(from.task);
@@ -357,7 +361,8 @@ export class RunMachine {
   }
 
   #skip(node: TaskNode, reason: string): void {
-    this.#emit('task.skipped', node, null, { reason });
+    // The reason may quote a value (`if: condition is "..."`): masked like any output.
+    this.#emit('task.skipped', node, null, { reason: this.options.redactor.text(reason) });
     this.#onTerminal(node);
   }
 
@@ -407,11 +412,17 @@ export class RunMachine {
     return undefined;
   }
 
-  /** The unit's cache key (rendered), or null when the task has none or is forced. */
+  /** The unit's cache key (rendered), or null when the task has none. */
   cacheKey(unit: Unit): string | null {
     const cache = unit.node.task.document.cache;
-    if (cache === undefined || this.options.force?.has(unit.node.task.id) === true) return null;
-    return String(this.#eval(cache.key, unit.node, unit, {}));
+    if (cache === undefined) return null;
+    // Masked the same way on every run, so a key holding a secret still matches, and is stored masked.
+    return this.options.redactor.text(String(this.#eval(cache.key, unit.node, unit, {})));
+  }
+
+  /** `--force` names the unit's task: its cache is not looked up, and its new result replaces the entry. */
+  forced(unit: Unit): boolean {
+    return this.options.force?.has(unit.node.task.id) === true;
   }
 
   cacheHit(
@@ -510,7 +521,8 @@ export class RunMachine {
   /** An attempt failed: retried after a delay, or the unit fails. Returns the retry time or null. */
   fail(unit: Unit, failure: TaskFailure): number | null {
     if (failure.reason === 'cancelled' || this.phase === 'cancelling') {
-      this.#emit('task.cancelled', unit.node, unit, { reason: this.cancelReason ?? failure.message });
+      const reason = this.cancelReason ?? this.options.redactor.text(failure.message);
+      this.#emit('task.cancelled', unit.node, unit, { reason });
       this.#unitEnded(unit);
       return null;
     }
@@ -602,7 +614,8 @@ export class RunMachine {
       else this.#emit('run.cancelled', null, null, { error: this.cancelReason });
       return;
     }
-    const failed = this.nodes.find((n) => n.status === 'failed');
+    // A task cancelled while the run was not (a child run cancelled on its own) fails the run too.
+    const failed = this.nodes.find((n) => n.status === 'failed') ?? this.nodes.find((n) => n.status === 'cancelled');
     let outputs: Record<string, unknown> | null = null;
     let error: string | null = null;
     try {
@@ -611,9 +624,9 @@ export class RunMachine {
       if (failed === undefined) error = `outputs: ${(e as Error).message}`;
     }
     if (failed !== undefined) {
-      const unit = failed.units.find((u) => u.status === 'failed');
-      const msg = unit?.error?.message ?? 'failed';
-      error = `task ${failed.task.id}${unit !== undefined && unit.item !== null ? `[${unit.item}]` : ''} failed: ${msg}`;
+      const unit = failed.units.find((u) => u.status === failed.status);
+      const msg = unit?.error?.message ?? failed.status;
+      error = `task ${failed.task.id}${unit !== undefined && unit.item !== null ? `[${unit.item}]` : ''} ${failed.status}: ${msg}`;
     }
     outputs = outputs === null ? null : this.options.redactor.value(outputs);
     if (error === null) this.#emit('run.succeeded', null, null, { outputs });

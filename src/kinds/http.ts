@@ -424,12 +424,23 @@ function bodySnippet(call: Call, raw: Raw): string {
   return masked.length > SNIPPET_CHARS ? `${masked.slice(0, SNIPPET_CHARS)}…` : masked;
 }
 
+/** A copy of a JSON-like value with every string (keys too) passed through `scrub`. */
+function scrubValue(scrub: (text: string) => string, v: unknown): unknown {
+  if (typeof v === 'string') return scrub(v);
+  if (Array.isArray(v)) return v.map((x) => scrubValue(scrub, x));
+  if (v === null || typeof v !== 'object') return v;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [k, x] of Object.entries(v)) out[scrub(k)] = scrubValue(scrub, x);
+  return out;
+}
+
 function statusFailure(call: Call, req: Req, raw: Raw, response: HttpResponse): TaskFailure {
   const snippet = bodySnippet(call, raw);
   const message = `HTTP ${raw.status} from ${describe(req.method, req.url)}${snippet === '' ? '' : `: ${snippet}`}`;
   return new TaskFailure('http_status', message, {
     status: raw.status,
-    result: response,
+    // Only logged; a server may echo this request's credentials (a Basic header) back in it.
+    result: scrubValue(call.scrub, response),
     retryAfterMs: parseRetryAfter(raw.headers['retry-after'], call.ctx.clock.now()),
   });
 }

@@ -11,6 +11,7 @@ export {
   type ValidationResult,
   type Workflow,
   validateWorkflowText,
+  workflowFromValidatedDocument,
   MAX_TASKS,
 } from './validate.ts';
 export { decodeUtf8, DEFAULT_YAML_LIMITS, parseYaml, SourceMap, type YamlLimits } from './yaml.ts';

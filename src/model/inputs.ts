@@ -58,8 +58,9 @@ function typeProblem(type: string, value: unknown): string | undefined {
     (type === 'list' && Array.isArray(value)) ||
     (type === 'object' && isMap(value));
   if (ok) return undefined;
-  const got = Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`;
-  return `expected ${type === 'integer' ? 'an integer' : `a ${type}`}, got ${got}`;
+  const an = (word: string): string => `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`;
+  const got = Array.isArray(value) ? 'a list' : value === null ? 'null' : an(typeof value);
+  return `expected ${an(type)}, got ${got}`;
 }
 
 function valueProblem(def: InputDefinition, value: unknown): string | undefined {

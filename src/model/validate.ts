@@ -166,6 +166,27 @@ function checkDocument(
   return { document: result.success ? (result.data as WorkflowDocument) : undefined, tasks, dag };
 }
 
+/**
+ * The Workflow of a document that already passed validation (the validated form kept by the
+ * store, keyed by the file's content hash): builds the tasks and the graph without checking
+ * again. Never call it on a document that did not come out of validateWorkflowText.
+ */
+export function workflowFromValidatedDocument(
+  document: WorkflowDocument,
+  kinds: readonly KindDefinition[] = BUILTIN_KINDS,
+): Workflow {
+  const names = kinds.map((k) => k.name);
+  const tasksDoc = document.tasks ?? {};
+  const infos = new Map<string, TaskInfo>();
+  for (const [id, t] of Object.entries(tasksDoc)) {
+    const kind = kinds[names.findIndex((n) => Object.hasOwn(t, n))];
+    if (kind === undefined) throw new Error(`task ${id} has no known kind (was a plugin removed?)`);
+    infos.set(id, { id, kind, forEach: t.for_each !== undefined, declaredOutputs: undefined });
+  }
+  const dag = buildDag(Object.keys(tasksDoc).map((id) => ({ id, needs: needsOf(tasksDoc[id]) })));
+  return buildWorkflow(document, infos, dag);
+}
+
 function buildWorkflow(document: WorkflowDocument, infos: ReadonlyMap<string, TaskInfo>, dag: Dag): Workflow {
   const tasks: Task[] = Object.entries(document.tasks ?? {}).map(([id, t]) => {
     const kind = infos.get(id)!.kind!.name;

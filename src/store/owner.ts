@@ -10,6 +10,8 @@ export function processStartTime(pid: number): string | null {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie has exited (its parent has not reaped it yet): it is no live owner.
+    if (rest[0] === 'Z' || rest[0] === 'X') return null;
     return rest[19] ?? null; // field 22 overall
   } catch {
     return null;

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { ownerAlive } from '../owner.ts';
+import { currentOwner, ownerAlive } from '../owner.ts';
 import {
   type CacheEntry,
   type ClaimResult,
@@ -78,6 +78,11 @@ export class SqliteStore implements Store {
       if (m.version <= current) continue;
       this.#db.exec('BEGIN IMMEDIATE');
       try {
+        // Another process opening the same new store may have applied it while this one waited.
+        if (this.schemaVersion >= m.version) {
+          this.#db.exec('COMMIT');
+          continue;
+        }
         this.#db.exec(m.sql);
         this.#db.exec(`PRAGMA user_version = ${m.version}`);
         this.#db.exec('COMMIT');
@@ -117,6 +122,11 @@ export class SqliteStore implements Store {
   /** `PRAGMA integrity_check` (crash tests run it after every kill). */
   integrityCheck(): string {
     return String((this.#db.prepare('PRAGMA integrity_check').get() as Row).integrity_check);
+  }
+
+  /** A setting of this connection (`synchronous` is per connection: tests read it here). */
+  setting(name: 'journal_mode' | 'synchronous' | 'busy_timeout'): unknown {
+    return Object.values(this.#db.prepare(`PRAGMA ${name}`).get() as Row)[0];
   }
 
   async saveWorkflowVersion(r: WorkflowVersionRecord): Promise<void> {
@@ -178,6 +188,7 @@ export class SqliteStore implements Store {
     const touched = new Set<string>();
     for (const e of batch.events ?? []) touched.add(e.runId);
     for (const u of batch.updates ?? []) touched.add(u.id);
+    for (const l of batch.logs ?? []) touched.add(l.runId); // a zombie's task output is a write too
     for (const r of batch.runs ?? []) touched.delete(r.id);
     const check = this.#stmt('SELECT epoch FROM runs WHERE id = ?');
     for (const id of touched) {
@@ -244,7 +255,9 @@ export class SqliteStore implements Store {
   #alive(owner: Owner, heartbeatAt: unknown): boolean {
     if (!ownerAlive(owner)) return false;
     const lease = this.#options.leaseMs ?? 60_000;
-    return heartbeatAt === null || Date.now() - Number(heartbeatAt) < lease || owner.pidStart !== null;
+    // A pid plus start time settles it on this host; another host's owner lives by its heartbeat.
+    const pidChecked = owner.pidStart !== null && owner.host === currentOwner().host;
+    return heartbeatAt === null || Date.now() - Number(heartbeatAt) < lease || pidChecked;
   }
 
   async releaseRun(runId: string, epoch: number): Promise<void> {
