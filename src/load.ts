@@ -23,8 +23,13 @@ export interface LoadedWorkflow extends ValidationResult {
 }
 
 /** Validates workflow bytes (as read from a file or received by the API). */
+/** A workflow version: the first 16 hex digits of the SHA-256 of the file's bytes. */
+export function versionOf(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
 export function validateWorkflowBytes(bytes: Uint8Array, file: string, options: ValidateOptions = {}): LoadedWorkflow {
-  const version = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  const version = versionOf(bytes);
   const decoded = decodeUtf8(bytes, options.limits ?? DEFAULT_YAML_LIMITS);
   if ('diagnostic' in decoded) {
     // Undecodable bytes have no text to point into: an empty source map, and the one diagnostic.
@@ -57,7 +62,8 @@ export async function loadWorkflow(
   return { ...loaded, workflow: undefined, diagnostics: sortDiagnostics([...loaded.diagnostics, ...problems]) };
 }
 
-async function readWorkflowFile(file: string): Promise<Uint8Array> {
+/** Reads a workflow file; RV501 with the reason when it cannot. */
+export async function readWorkflowFile(file: string): Promise<Uint8Array> {
   try {
     return await readFile(file);
   } catch (err) {

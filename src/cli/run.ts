@@ -10,8 +10,9 @@ import { load } from 'js-yaml';
 import { RivetError } from '../errors.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { RunHandle, RunOutcome, WorkflowSource } from '../engine/types.ts';
-import { loadWorkflow } from '../load.ts';
-import type { Workflow } from '../model/index.ts';
+import pkg from '../../package.json' with { type: 'json' };
+import { loadWorkflow, readWorkflowFile, versionOf } from '../load.ts';
+import { type Workflow, type WorkflowDocument, workflowFromValidatedDocument } from '../model/index.ts';
 import { fromText, type InputProblem, resolveInputs } from '../model/inputs.ts';
 import { howToSet, type Local, type LocalOptions, missingReferences, openLocal } from './local.ts';
 import { EXIT } from './main.ts';
@@ -61,23 +62,58 @@ export function printInputProblems(io: Io, file: string, problems: readonly Inpu
   for (const p of problems) io.stderr.write(`${printable(file)}: error RV601 ${printable(p.message)} (${p.pointer})\n`);
 }
 
+/** What validated a stored document: a different Rivet or set of kinds validates again. */
+export function validatorSignature(local: Pick<Local, 'kinds'>): string {
+  return `rivet@${pkg.version}:${local.kinds.definitions.map((k) => k.name).join(',')}`;
+}
+
+/**
+ * A version already validated in this store (same bytes, same Rivet and kinds) is not validated
+ * again: its validated document is read back. Saves the validation of big workflows on re-runs.
+ */
+async function validatedBefore(
+  local: Local,
+  version: string,
+  file: string,
+  text: string,
+): Promise<WorkflowSource | undefined> {
+  const stored = await local.store.getWorkflowVersion(version);
+  if (stored?.validated === null || stored?.validated === undefined) return undefined;
+  const { signature, document } = JSON.parse(stored.validated) as { signature: string; document: WorkflowDocument };
+  if (signature !== validatorSignature(local)) return undefined;
+  const workflow = workflowFromValidatedDocument(document, local.kinds.definitions);
+  return { workflow, version, file: resolve(file), source: text };
+}
+
 /** Loads and validates a workflow file for running; prints diagnostics and returns undefined when invalid. */
 export async function loadForRun(file: string, local: Local, io: Io): Promise<WorkflowSource | undefined> {
-  const loaded = await loadWorkflow(file, { kinds: local.kinds.definitions });
-  if (loaded.workflow === undefined) {
-    for (const d of loaded.diagnostics)
-      io.stderr.write(`${renderDiagnostic(io.stderr, file, d, loaded.sourceMap.text)}\n`);
-    return undefined;
+  const bytes = await readWorkflowFile(file);
+  const version = versionOf(bytes);
+  const text = new TextDecoder().decode(bytes);
+  let source = await validatedBefore(local, version, file, text);
+  if (source === undefined) {
+    const loaded = await loadWorkflow(file, { kinds: local.kinds.definitions });
+    if (loaded.workflow === undefined) {
+      for (const d of loaded.diagnostics)
+        io.stderr.write(`${renderDiagnostic(io.stderr, file, d, loaded.sourceMap.text)}\n`);
+      return undefined;
+    }
+    source = { workflow: loaded.workflow, version: loaded.version, file: resolve(file), source: loaded.sourceMap.text };
+    if (loaded.workflow.document.process === undefined) {
+      await local.store.saveWorkflowVersion({
+        version: loaded.version,
+        name: loaded.workflow.name,
+        file: source.file,
+        source: source.source,
+        createdAt: Date.now(),
+        validated: JSON.stringify({ signature: validatorSignature(local), document: loaded.workflow.document }),
+      });
+    }
   }
-  if (loaded.workflow.document.process !== undefined) {
+  if (source.workflow.document.process !== undefined) {
     throw new RivetError('RV604', `${file} describes a process, not tasks`, { hint: `rivet process start ${file}` });
   }
-  return {
-    workflow: loaded.workflow,
-    version: loaded.version,
-    file: resolve(file),
-    source: loaded.sourceMap.text,
-  };
+  return source;
 }
 
 export function exitCode(outcome: RunOutcome): number {

@@ -29,6 +29,11 @@ export interface WorkflowVersionRecord {
   readonly file: string;
   readonly source: string;
   readonly createdAt: number;
+  /**
+   * The validated document as JSON with the signature of what validated it (Rivet version and
+   * kinds), so a version is not validated twice. Null when not kept.
+   */
+  readonly validated?: string | null;
 }
 
 export interface NewRun {

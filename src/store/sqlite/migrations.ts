@@ -93,4 +93,9 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'the validated form of each workflow version',
+    sql: `ALTER TABLE workflow_versions ADD COLUMN validated TEXT;`,
+  },
 ];

@@ -131,8 +131,9 @@ export class SqliteStore implements Store {
 
   async saveWorkflowVersion(r: WorkflowVersionRecord): Promise<void> {
     this.#stmt(
-      'INSERT INTO workflow_versions (version, name, file, source, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    ).run(r.version, r.name, r.file, r.source, r.createdAt);
+      `INSERT INTO workflow_versions (version, name, file, source, created_at, validated) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (version) DO UPDATE SET validated = coalesce(excluded.validated, validated)`,
+    ).run(r.version, r.name, r.file, r.source, r.createdAt, r.validated ?? null);
   }
 
   async getWorkflowVersion(version: string): Promise<WorkflowVersionRecord | undefined> {
@@ -144,6 +145,7 @@ export class SqliteStore implements Store {
       file: String(row.file),
       source: String(row.source),
       createdAt: Number(row.created_at),
+      validated: row.validated === null || row.validated === undefined ? null : String(row.validated),
     };
   }
 
