@@ -10,9 +10,15 @@ export interface Io {
 
 type Style = Parameters<typeof styleText>[0];
 
+const colourless = new WeakSet<object>();
+
 export function paint(io: Io['stdout'], style: Style, text: string): string {
   // styleText checks the stream: colour on a TTY, none when piped, NO_COLOR and FORCE_COLOR honoured.
-  return styleText(style, text, { stream: io, validateStream: true });
+  // A stream found without colour once stays so (the check costs more than a log line).
+  if (colourless.has(io)) return text;
+  const out = styleText(style, text, { stream: io, validateStream: true });
+  if (out === text && text !== '') colourless.add(io);
+  return out;
 }
 
 /** Replaces control characters (ANSI escapes, CR) so file content cannot rewrite the terminal. */

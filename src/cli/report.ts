@@ -28,8 +28,17 @@ export interface Reporter {
 export const unitName = (task: string | null, item: number | null): string =>
   task === null ? '' : item === null ? task : `${task}[${item}]`;
 
+let lastSecond = -1;
+let lastClock = '';
+
+/** HH:MM:SS of a time (UTC), computed once per second of output. */
 function clock(at: number): string {
-  return new Date(at).toISOString().slice(11, 19);
+  const second = Math.floor(at / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastClock = new Date(at).toISOString().slice(11, 19);
+  }
+  return lastClock;
 }
 
 export function duration(ms: number): string {

@@ -50,10 +50,21 @@ export function renderValue(
   return value;
 }
 
-/** Every reference of every expression in a string (for the UI and static checks). */
+const referenceCache = new Map<string, readonly Reference[]>();
+
+/**
+ * Every reference of every expression in a string (for the UI and static checks). Results are
+ * kept per string (a workflow repeats the same condition on many tasks); treat them as read-only.
+ */
 export function templateReferences(s: string): Reference[] {
   if (!hasTemplate(s)) return [];
-  return parseTemplate(s).parts.flatMap((p) =>
-    p.kind === 'expr' ? collectReferences(compileExpression(p.source).ast) : [],
-  );
+  let refs = referenceCache.get(s);
+  if (refs === undefined) {
+    refs = parseTemplate(s).parts.flatMap((p) =>
+      p.kind === 'expr' ? collectReferences(compileExpression(p.source).ast) : [],
+    );
+    if (referenceCache.size > 10_000) referenceCache.clear();
+    referenceCache.set(s, refs);
+  }
+  return refs as Reference[];
 }
