@@ -71,7 +71,7 @@ export const ERROR_CODES = {
   RV502: { name: 'usage', summary: 'The command line is not valid.' },
   RV503: { name: 'plugin_invalid', summary: 'A plugin module could not be loaded or registers an invalid kind.' },
   // Runs.
-  RV601: { name: 'invalid_inputs', summary: 'The inputs of a run do not match the workflow\'s `inputs`.' },
+  RV601: { name: 'invalid_inputs', summary: "The inputs of a run do not match the workflow's `inputs`." },
   RV602: { name: 'run_not_found', summary: 'No run has this id (or the prefix matches several runs).' },
   RV603: { name: 'run_owned', summary: 'Another live engine process is executing this run.' },
   RV604: { name: 'run_state', summary: 'The run is not in a state that allows this action.' },

@@ -27,6 +27,17 @@ export async function resolveRunId(store: Store, prefix: string): Promise<string
   return found;
 }
 
+/** A run's event log; a log that cannot be read back (corrupt JSON) is an error, not a crash (C7). */
+async function readEventsOf(store: Store, runId: string): ReturnType<Store['readEvents']> {
+  try {
+    return await store.readEvents(runId);
+  } catch (error) {
+    throw new RivetError('RV606', `the event log of run ${runId} cannot be read: ${(error as Error).message}`, {
+      hint: `rivet runs resume ${runId} marks the run failed with this reason; other runs are not affected`,
+    });
+  }
+}
+
 function stateMark(io: Io, state: string): string {
   const o = io.stdout;
   switch (state) {
@@ -114,7 +125,7 @@ export async function showCommand(id: string, opts: LocalOptions & { json?: bool
       version === undefined
         ? undefined
         : validateWorkflowText(version.source, { kinds: local.kinds.definitions }).workflow;
-    const tasks = fold(await local.store.readEvents(runId), wf ?? undefined);
+    const tasks = fold(await readEventsOf(local.store, runId), wf ?? undefined);
     const children = await local.store.listChildRuns(runId);
     if (opts.json === true) {
       io.stdout.write(
@@ -235,7 +246,7 @@ export async function approveCommand(
       version === undefined
         ? undefined
         : validateWorkflowText(version.source, { kinds: local.kinds.definitions }).workflow;
-    const waiting = fold(await local.store.readEvents(runId), wf ?? undefined).find(
+    const waiting = fold(await readEventsOf(local.store, runId), wf ?? undefined).find(
       (t) => t.task === task && t.item === item,
     );
     if (waiting === undefined || waiting.kind !== 'approval' || waiting.status !== 'waiting') {

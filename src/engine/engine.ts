@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { RivetError } from '../errors.ts';
 import { evaluateTemplate } from '../expr/index.ts';
+import { killGroup, staleGroupAlive } from '../kinds/process-group.ts';
 import { type Decision, TaskFailure } from '../kinds/types.ts';
 import { parseDuration } from '../model/index.ts';
 import { currentOwner, ownerAlive as ownerAliveFn } from '../store/owner.ts';
@@ -128,44 +129,43 @@ export class Engine {
     });
     const scope = this.buildScope(source, request.inputs, id, request.trigger ?? 'manual', request.event ?? null, now);
     const concurrencyKey = this.#concurrencyKey(source, scope);
-    await this.options.store.write(
-      {
-        runs: [
-          {
-            id,
+    // Through the retrying write: a store that is briefly busy or full does not crash the start (C8).
+    await this.#write({
+      ...emptyPending(),
+      runs: [
+        {
+          id,
+          workflow: source.workflow.name,
+          version: source.version,
+          trigger: request.trigger ?? 'manual',
+          inputs,
+          parentRun: request.parent?.runId ?? null,
+          parentTask: request.parent === undefined ? null : unitKey(request.parent.task, request.parent.item),
+          concurrencyKey,
+          createdAt: now,
+        },
+      ],
+      events: [
+        {
+          runId: id,
+          type: 'run.created',
+          task: null,
+          item: null,
+          attempt: null,
+          at: now,
+          data: this.redactor.value({
             workflow: source.workflow.name,
             version: source.version,
+            file: source.file,
             trigger: request.trigger ?? 'manual',
             inputs,
-            parentRun: request.parent?.runId ?? null,
-            parentTask: request.parent === undefined ? null : unitKey(request.parent.task, request.parent.item),
-            concurrencyKey,
-            createdAt: now,
-          },
-        ],
-        events: [
-          {
-            runId: id,
-            type: 'run.created',
-            task: null,
-            item: null,
-            attempt: null,
-            at: now,
-            data: this.redactor.value({
-              workflow: source.workflow.name,
-              version: source.version,
-              file: source.file,
-              trigger: request.trigger ?? 'manual',
-              inputs,
-              event: request.event ?? null,
-              force: request.force ?? [],
-              parent: request.parent ?? null,
-            }),
-          },
-        ],
-      },
-      new Map(),
-    );
+            event: request.event ?? null,
+            force: request.force ?? [],
+            parent: request.parent ?? null,
+          }),
+        },
+      ],
+    });
     const claim = await this.options.store.claimRun(id, currentOwner());
     if (!claim.ok) throw new RivetError('RV603', claim.reason);
     const created = await this.options.store.readEvents(id);
@@ -325,6 +325,7 @@ export class Engine {
       return { runId, done: Promise.resolve(outcome) };
     }
     const { machine, source } = replayed;
+    killLeftoverGroups(machine);
     const problem = from === undefined ? null : fromProblem(machine, from);
     if (problem !== null) {
       // Checked before the run is activated: a bad --from must leave it as it was, unowned.
@@ -844,6 +845,26 @@ function hasWork(b: Pending): boolean {
   return hasWrites(b) || b.effects.length > 0 || b.committed.length > 0;
 }
 
+/**
+ * Process groups that shell tasks of a dead engine left running (their checkpointed pgid and
+ * start time) are killed at recovery, not only by a retry: a task that does not run again (failed
+ * after too many interruptions, or its run cancelled while orphaned) must leave nothing behind (C4).
+ */
+function killLeftoverGroups(machine: RunMachine): void {
+  for (const node of machine.nodes) {
+    for (const unit of node.units) {
+      if (unit.status !== 'running' && unit.status !== 'waiting') continue;
+      const { pgid, start_time: start } = (unit.checkpoint ?? {}) as { pgid?: unknown; start_time?: unknown };
+      if (typeof pgid !== 'number') continue;
+      try {
+        if (staleGroupAlive(pgid, typeof start === 'number' ? start : null)) killGroup(pgid, 'SIGKILL');
+      } catch {
+        // a group this engine may not signal (RangeError): left to the retry, as before
+      }
+    }
+  }
+}
+
 function safe(fn: () => void): void {
   try {
     fn();
@@ -855,7 +876,13 @@ function safe(fn: () => void): void {
 function defaultChildEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || k.startsWith('RIVET_SECRET_') || k === 'RIVET_TOKEN' || k.startsWith('RIVET_CRASH'))
+    if (
+      v === undefined ||
+      k.startsWith('RIVET_SECRET_') ||
+      k === 'RIVET_TOKEN' ||
+      k.startsWith('RIVET_CRASH') ||
+      k === 'RIVET_TEST_FAULT'
+    )
       continue;
     env[k] = v;
   }
