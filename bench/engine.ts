@@ -33,7 +33,11 @@ function tmp(): string {
 /** Wall ms and peak RSS (MB) of one process, through /usr/bin/time when it exists. */
 function measureProcess(args: readonly string[], env: NodeJS.ProcessEnv): { ms: number; rssMb: number | null } {
   const t = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, ...args], { env, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, ...args], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const ms = performance.now() - t;
   if (r.error !== undefined || r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
   const kb = Number(r.stderr.trim().split('\n').at(-1));
@@ -44,12 +48,17 @@ function rawTransactions(count: number, rowsPerTx: number): number {
   const dir = tmp();
   const db = new DatabaseSync(join(dir, 'floor.db'));
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL');
-  db.exec('CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, type TEXT, task TEXT, item INTEGER, attempt INTEGER, at INTEGER, data TEXT) STRICT');
-  const insert = db.prepare('INSERT INTO events (run_id, type, task, item, attempt, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  db.exec(
+    'CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, type TEXT, task TEXT, item INTEGER, attempt INTEGER, at INTEGER, data TEXT) STRICT',
+  );
+  const insert = db.prepare(
+    'INSERT INTO events (run_id, type, task, item, attempt, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
   const t = performance.now();
   for (let i = 0; i < count; i++) {
     db.exec('BEGIN IMMEDIATE');
-    for (let j = 0; j < rowsPerTx; j++) insert.run('run', 'task.succeeded', `t${j}`, null, 1, Date.now(), '{"outputs":{}}');
+    for (let j = 0; j < rowsPerTx; j++)
+      insert.run('run', 'task.succeeded', `t${j}`, null, 1, Date.now(), '{"outputs":{}}');
     db.exec('COMMIT');
   }
   const ms = performance.now() - t;
@@ -70,22 +79,41 @@ export function layeredFigures(): Figure[] {
   const dir = tmp();
   const file = join(dir, 'layered.yaml');
   writeFileSync(file, layeredWorkflow(100, 100));
-  const samples: { ms: number; rssMb: number | null }[] = [];
+  const args = [rivet, 'run', file, '--concurrency', '1000'];
+  const fresh: { ms: number; rssMb: number | null }[] = [];
+  const again: { ms: number; rssMb: number | null }[] = [];
   let events = 0;
   for (let i = 0; i < 5; i++) {
+    // A fresh store validates the file; a second run in the same store reuses the validated version.
     const home = join(dir, `home${i}`);
-    samples.push(measureProcess([rivet, 'run', file, '--concurrency', '1000'], { ...process.env, RIVET_HOME: home }));
-    events = storeShape(join(home, 'rivet.db')).events;
+    fresh.push(measureProcess(args, { ...process.env, RIVET_HOME: home }));
+    again.push(measureProcess(args, { ...process.env, RIVET_HOME: home }));
+    events = storeShape(join(home, 'rivet.db')).events / 2;
   }
   rmSync(dir, { recursive: true, force: true });
-  const ms = median(samples.map((s) => s.ms));
-  const rss = Math.max(...samples.map((s) => s.rssMb ?? 0));
+  const freshMs = median(fresh.map((s) => s.ms));
+  const againMs = median(again.map((s) => s.ms));
+  const rss = Math.max(...fresh.map((s) => s.rssMb ?? 0));
   // The engine commits once per tick; a layer of 100 tasks completes in about two ticks.
   const floor = median([0, 1, 2].map(() => rawTransactions(200, Math.ceil(events / 200))));
+  const baseline = { name: `200 SQLite transactions with the same ${events} rows`, value: floor };
   return [
-    { name: '10k-task noop DAG, whole `rivet run` process', value: ms, unit: 'ms', baseline: { name: `${200} SQLite transactions with the same ${events} rows`, value: floor }, goal: '<= 500 ms' },
-    { name: '10k-task noop DAG throughput', value: 10_000 / (ms / 1000), unit: 'tasks/s' },
-    { name: '10k-task noop DAG peak RSS', value: rss, unit: 'MB' },
+    {
+      name: '10k-task noop DAG, whole `rivet run` process, first run (validates)',
+      value: freshMs,
+      unit: 'ms',
+      baseline,
+      goal: '<= 500 ms',
+    },
+    {
+      name: '10k-task noop DAG, whole `rivet run` process, run again (validated version reused)',
+      value: againMs,
+      unit: 'ms',
+      baseline,
+      goal: '<= 500 ms',
+    },
+    { name: '10k-task noop DAG throughput, run again', value: 10_000 / (againMs / 1000), unit: 'tasks/s' },
+    { name: '10k-task noop DAG peak RSS (first run)', value: rss, unit: 'MB' },
   ];
 }
 
@@ -96,7 +124,10 @@ async function runInProcess(yaml: string, kinds: KindRegistry, capacity = 64): P
   const store = new SqliteStore(join(dir, 'rivet.db'));
   const engine = new Engine({ store, kinds, artifactsRoot: join(dir, 'artifacts'), capacity });
   const t = performance.now();
-  const h = await engine.startRun({ source: { workflow: r.workflow, version: 'bench', file: join(dir, 'wf.yaml'), source: yaml }, inputs: {} });
+  const h = await engine.startRun({
+    source: { workflow: r.workflow, version: 'bench', file: join(dir, 'wf.yaml'), source: yaml },
+    inputs: {},
+  });
   const outcome = await h.done;
   const ms = performance.now() - t;
   await engine.close();
@@ -125,13 +156,32 @@ export async function chainFigures(): Promise<Figure[]> {
   const shellYaml = chain(40, () => `shell: { command: [${JSON.stringify(process.execPath)}, -e, "0"] }`);
   const shellSamples: number[] = [];
   for (let i = 0; i < 3; i++) shellSamples.push(await runInProcess(shellYaml, kinds));
-  const spawn = time(() => {
-    for (let i = 0; i < 40; i++) spawnSync(process.execPath, ['-e', '0']);
-  }, 3, 1);
+  const spawn = time(
+    () => {
+      for (let i = 0; i < 40; i++) spawnSync(process.execPath, ['-e', '0']);
+    },
+    3,
+    1,
+  );
   return [
-    { name: '40-task fib(10) chain, durable, total wall', value: wall, unit: 'ms', baseline: { name: '40 x fib(10) computed inline', value: compute } },
-    { name: '40-task fib(10) chain, engine overhead per task', value: (wall - compute) / 40, unit: 'ms', goal: '<= 0.2 ms' },
-    { name: '40-task shell `node -e 0` chain, total wall', value: median(shellSamples), unit: 'ms', baseline: { name: '40 x spawnSync node -e 0', value: spawn } },
+    {
+      name: '40-task fib(10) chain, durable, total wall',
+      value: wall,
+      unit: 'ms',
+      baseline: { name: '40 x fib(10) computed inline', value: compute },
+    },
+    {
+      name: '40-task fib(10) chain, engine overhead per task',
+      value: (wall - compute) / 40,
+      unit: 'ms',
+      goal: '<= 0.2 ms',
+    },
+    {
+      name: '40-task shell `node -e 0` chain, total wall',
+      value: median(shellSamples),
+      unit: 'ms',
+      baseline: { name: '40 x spawnSync node -e 0', value: spawn },
+    },
   ];
 }
 
@@ -180,7 +230,13 @@ export async function httpFigures(): Promise<Figure[]> {
   const e = median(engineMs.slice(1));
   const l = median(loopMs.slice(1));
   return [
-    { name: '1,000 http GET tasks, concurrency 50', value: 1000 / (e / 1000), unit: 'req/s', baseline: { name: 'bare fetch loop, concurrency 50', value: 1000 / (l / 1000) }, goal: 'ratio >= 0.7' },
+    {
+      name: '1,000 http GET tasks, concurrency 50',
+      value: 1000 / (e / 1000),
+      unit: 'req/s',
+      baseline: { name: 'bare fetch loop, concurrency 50', value: 1000 / (l / 1000) },
+      goal: 'ratio >= 0.7',
+    },
   ];
 }
 
@@ -194,7 +250,19 @@ export function startFigures(): Figure[] {
   const bare = timeProcess(['-e', '0']);
   rmSync(dir, { recursive: true, force: true });
   return [
-    { name: '`rivet run` one-task workflow, cold process', value: run, unit: 'ms', baseline: { name: 'node -e 0', value: bare }, goal: '<= 200 ms' },
-    { name: '`rivet --version`', value: version, unit: 'ms', baseline: { name: 'node -e 0', value: bare }, goal: '<= 100 ms' },
+    {
+      name: '`rivet run` one-task workflow, cold process',
+      value: run,
+      unit: 'ms',
+      baseline: { name: 'node -e 0', value: bare },
+      goal: '<= 200 ms',
+    },
+    {
+      name: '`rivet --version`',
+      value: version,
+      unit: 'ms',
+      baseline: { name: 'node -e 0', value: bare },
+      goal: '<= 100 ms',
+    },
   ];
 }

@@ -11,7 +11,8 @@ import { CRASH_TESTING, crashPoint } from '../engine/crash-points.ts';
 import { Engine } from '../engine/engine.ts';
 import type { EngineOptions } from '../engine/types.ts';
 import { KindRegistry, loadPlugin } from '../kinds/registry.ts';
-import { listReferences, type Workflow } from '../model/index.ts';
+import { type Reference, templateReferences } from '../expr/index.ts';
+import type { Workflow } from '../model/index.ts';
 import { SqliteStore, type SqliteStoreOptions } from '../store/sqlite/sqlite-store.ts';
 
 export interface LocalOptions {
@@ -180,8 +181,9 @@ export async function openLocal(opts: LocalOptions, env: NodeJS.ProcessEnv = pro
  */
 export function missingReferences(workflow: Workflow, local: Pick<Local, 'vars' | 'secrets'>): string[] {
   const missing = new Set<string>();
-  for (const { path, references } of listReferences(workflow.document)) {
-    if (path[0] === 'on') continue;
+  const { on: _triggers, ...runnable } = workflow.document;
+  void _triggers;
+  for (const references of templateStrings(runnable)) {
     for (const r of references) {
       const name = r.path[0];
       if (name === undefined) continue;
@@ -190,6 +192,15 @@ export function missingReferences(workflow: Workflow, local: Pick<Local, 'vars' 
     }
   }
   return [...missing].sort();
+}
+
+/** The references of every templated string in a value (no paths: this runs on every `rivet run`). */
+function templateStrings(value: unknown, out: Reference[][] = []): Reference[][] {
+  if (typeof value === 'string') {
+    if (value.includes('${{')) out.push(templateReferences(value));
+  } else if (Array.isArray(value)) for (const v of value) templateStrings(v, out);
+  else if (value !== null && typeof value === 'object') for (const v of Object.values(value)) templateStrings(v, out);
+  return out;
 }
 
 /** How to set a missing `secrets.X` or `vars.X`. */

@@ -42,13 +42,8 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
     holdsSlot = false;
     engine.releaseSlot();
   };
-  const dir = artifactsPath(
-    engine.options.artifactsRoot,
-    run.source.workflow.name,
-    run.id,
-    unit.node.task.id,
-    unit.item,
-  );
+  const dir = (): string =>
+    artifactsPath(engine.options.artifactsRoot, run.source.workflow.name, run.id, unit.node.task.id, unit.item);
   let ctx: UnitContext | undefined;
   try {
     if (kind === undefined) throw new TaskFailure('error', `unknown kind ${unit.node.task.kind}`, { retryable: false });
@@ -62,7 +57,7 @@ export async function executeUnit(engine: Engine, run: ActiveRun, unit: Unit, at
     if (CRASH_TESTING) crashPoint('after-side-effect', unitKey(unit.node.task.id, unit.item));
     if (unit.status !== 'running' && unit.status !== 'waiting') return;
     // A file named after a secret keeps its name on disk, but the name is masked in every record.
-    const artifacts = ctx.artifactsUsed() ? m.options.redactor.value(sealArtifacts(dir)) : {};
+    const artifacts = ctx.artifactsUsed() ? m.options.redactor.value(sealArtifacts(dir())) : {};
     checkOutputSize(result);
     const outputs = m.at(engine.clock.now()).succeed(unit, result, artifacts);
     if (outputs !== null) engine.cacheResult(run, unit, outputs, artifacts);
@@ -255,7 +250,7 @@ class UnitContext implements TaskContext {
   readonly #run: ActiveRun;
   readonly #unit: Unit;
   readonly #abort: LazyAbort;
-  readonly #dir: string;
+  readonly #dir: () => string;
   readonly #onWaiting: () => void;
   #artifactsDir: string | undefined;
   readonly attempt: number;
@@ -267,7 +262,7 @@ class UnitContext implements TaskContext {
     unit: Unit,
     attempt: number,
     abort: LazyAbort,
-    dir: string,
+    dir: () => string,
     onWaiting: () => void,
   ) {
     this.#engine = engine;
@@ -309,7 +304,7 @@ class UnitContext implements TaskContext {
     };
   }
   get artifactsDir(): string {
-    this.#artifactsDir ??= freshArtifactsDir(this.#dir);
+    this.#artifactsDir ??= freshArtifactsDir(this.#dir());
     return this.#artifactsDir;
   }
   artifactsUsed(): boolean {
