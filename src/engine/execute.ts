@@ -138,9 +138,20 @@ function parseSpec(
   }
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
+  const path = issue?.path ?? [];
+  let value: unknown = raw;
+  for (const key of path) value = (value as Record<PropertyKey, unknown> | null | undefined)?.[key];
+  const got =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'a list'
+        : typeof value === 'object'
+          ? 'a map'
+          : String(JSON.stringify(value)).slice(0, 100);
   throw new TaskFailure(
     'expression',
-    `${unit.node.task.kind}.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'} (after evaluating its templates)`,
+    `${unit.node.task.kind}.${path.join('.')}: ${issue?.message ?? 'invalid'}; the template gave ${got} (after evaluating its templates)`,
     { retryable: false },
   );
 }
