@@ -481,6 +481,20 @@ tasks:
     assert.equal(fx.engine.busy, 0);
   });
 
+  test('run capacity: one run gets no more units at once than its share', async () => {
+    const fx = fixture({ overrides: { capacity: 10, runCapacity: 2 } });
+    const yaml = `name: share\ntasks:\n  a:\n    probe: { gate: g }\n  b:\n    probe: { gate: g }\n  c:\n    probe: { gate: g }\n`;
+    const h1 = await fx.startFrom(yaml);
+    const h2 = await fx.startFrom(yaml);
+    await fx.probe.gates.arrived('g', 4);
+    await settle();
+    assert.equal(fx.probe.gates.waiting('g').length, 4, 'two per run, though the engine has 10 slots');
+    fx.probe.gates.open('g');
+    assert.equal((await h1.done).state, 'succeeded');
+    assert.equal((await h2.done).state, 'succeeded');
+    assert.equal(fx.probe.maxTotal, 4);
+  });
+
   test('a waiting approval holds no engine slot', async () => {
     const fx = fixture({ overrides: { capacity: 1 } });
     const h = await fx.startFrom(`

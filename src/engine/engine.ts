@@ -685,7 +685,8 @@ export class Engine {
     for (const run of this.active.values()) {
       if (run.waitingForSlot || run.machine.done) continue;
       const m = run.machine.at(this.clock.now());
-      while (this.#busy < this.capacity) {
+      const perRun = this.options.runCapacity ?? Infinity;
+      while (this.#busy < this.capacity && m.activity().running < perRun) {
         const unit = m.nextReady();
         if (unit === undefined) break;
         this.#busy++;

@@ -29,6 +29,8 @@ export interface EngineOptions {
   readonly random?: () => number;
   /** Most units running at once across all runs (waiting ones do not count). Default 32. */
   readonly capacity?: number;
+  /** Most units of one run running at once, so one big run cannot take every slot. Default: no limit. */
+  readonly runCapacity?: number;
   /** Between SIGTERM and SIGKILL when a process is stopped. Default 10 s. */
   readonly killGraceMs?: number;
   readonly vars?: Readonly<Record<string, unknown>>;
