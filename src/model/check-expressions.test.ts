@@ -101,6 +101,13 @@ describe('RV402 unknown reference', () => {
     expectOnly(t, 'RV402', 4, 'response');
   });
 
+  test("CEL's type names are not unknown variables", () => {
+    const r = validateWorkflowText(
+      'name: t\ninputs:\n  x: { type: object, default: {} }\ntasks:\n  a:\n    if: ${{ type(inputs.x) == map && type(1) == int }}\n    noop:\n',
+    );
+    assert.deepEqual(r.diagnostics, []);
+  });
+
   test('an unknown variable, with a suggestion', () => {
     const t = lines('name: w', 'tasks:', '  a:', '    sleep: { until: "${{ inputz.a }}" }');
     expectOnly(t, 'RV402', 4, 'inputz');

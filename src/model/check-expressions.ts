@@ -210,10 +210,25 @@ function describe(path: DocPath): string {
   return `"${String(path[path.length - 1])}"`;
 }
 
+const CEL_TYPE_NAMES: ReadonlySet<string> = new Set([
+  'int',
+  'uint',
+  'double',
+  'bool',
+  'string',
+  'bytes',
+  'list',
+  'map',
+  'null_type',
+  'type',
+]);
+
 type Report = (code: ErrorCode, index: number, message: string, hint?: string) => void;
 
 function checkReference(ref: Reference, base: number, scope: Scope, ctx: ExpressionCheckContext, report: Report): void {
   const segAt = (i: number): number => base + (ref.segmentStarts[i] ?? ref.start);
+  // CEL's type names are identifiers too: `type(x) == map`.
+  if (CEL_TYPE_NAMES.has(ref.root) && ref.path.length === 0) return;
   if (!scope.roots.has(ref.root)) {
     if ((SCOPE_ROOTS as readonly string[]).includes(ref.root)) {
       return report(
