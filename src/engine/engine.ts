@@ -326,7 +326,12 @@ export class Engine {
     }
     const { machine, source } = replayed;
     killLeftoverGroups(machine);
-    const problem = from === undefined ? null : fromProblem(machine, from);
+    const problem =
+      from === undefined
+        ? null
+        : !machine.done
+          ? `run ${runId} did not finish (it was interrupted): resume it without --from first, or cancel it`
+          : fromProblem(machine, from);
     if (problem !== null) {
       // Checked before the run is activated: a bad --from must leave it as it was, unowned.
       await store.releaseRun(runId, claim.epoch);
