@@ -43,6 +43,21 @@ export interface SqliteStoreOptions {
 
 const json = (v: unknown): string => JSON.stringify(v);
 
+/** Runs `fn`, retrying for up to 5 s while SQLite says the database is locked or busy. */
+function whileLocked(fn: () => void): void {
+  const deadline = Date.now() + 5_000;
+  for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      fn();
+      return;
+    } catch (error) {
+      const locked = /database is locked|SQLITE_BUSY/i.test((error as Error).message);
+      if (!locked || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    }
+  }
+}
+
 function pushEvent(values: (string | number | null)[], e: NewEvent): void {
   values.push(e.runId, e.type, e.task, e.item, e.attempt, e.at, e.data === null ? null : json(e.data));
 }
@@ -59,10 +74,12 @@ export class SqliteStore implements Store {
     this.path = path;
     this.#options = options;
     this.#db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
-    this.#db.exec('PRAGMA journal_mode = WAL');
+    // Switching to WAL, and reading the WAL index while another process opens or closes the
+    // file, can answer "database is locked" without waiting on the busy timeout: retry briefly.
+    whileLocked(() => this.#db.exec('PRAGMA journal_mode = WAL'));
     this.#db.exec(`PRAGMA synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.#db.exec('PRAGMA foreign_keys = OFF');
-    this.#migrate();
+    whileLocked(() => this.#migrate());
   }
 
   /** The schema version in the file (the number of the last migration applied). */
