@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { RivetError } from '../errors.ts';
+import { parseDuration } from '../model/common.ts';
 import type { Io } from './output.ts';
 
 /** Exit codes: 0 ok, 1 failed, 2 invalid input (bad file or command line), 130 cancelled. */
@@ -65,6 +66,12 @@ export async function main(
       throw new RivetError('RV502', `expected a positive whole number, got ${JSON.stringify(v)}`);
     return n;
   };
+  const grace = (v: string): number => {
+    const ms = parseDuration(v);
+    if (ms === undefined)
+      throw new RivetError('RV502', `expected a duration such as 5s or 1m, got ${JSON.stringify(v)}`);
+    return ms;
+  };
   const local = (c: Command): Command =>
     c
       .option('--home <dir>', 'the local store folder (default: .rivet, or RIVET_HOME)')
@@ -82,6 +89,7 @@ export async function main(
       .option('--secrets-file <file>', 'secrets (default .rivet/secrets.yaml; also RIVET_SECRET_<NAME>)')
       .option('--force <task>', 'run this task even if its cache key has a result (repeatable)', collect)
       .option('-c, --concurrency <n>', 'most tasks running at once', int)
+      .option('--kill-grace <duration>', 'between SIGTERM and SIGKILL when a task is stopped (default 10s)', grace)
       .option('--dry-run', 'print the plan without running anything')
       .option('--json', 'print NDJSON events'),
   ).action(async (file: string, opts: Record<string, unknown>) => {
@@ -95,6 +103,7 @@ export async function main(
         json: opts.json === true,
         force: (opts.force as string[] | undefined) ?? [],
         ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency as number }),
+        ...(opts.killGrace === undefined ? {} : { killGraceMs: opts.killGrace as number }),
         dryRun: opts.dryRun === true,
       },
       io,
@@ -133,6 +142,7 @@ export async function main(
   )
     .option('--from <task>', 'run TASK (or TASK[INDEX], or TASK/CHILD_TASK) and everything downstream again')
     .option('-c, --concurrency <n>', 'most tasks running at once', int)
+    .option('--kill-grace <duration>', 'between SIGTERM and SIGKILL when a task is stopped (default 10s)', grace)
     .option('--var <name=value>', 'a deployment variable (repeatable)', collect)
     .option('--vars-file <file>', 'deployment variables')
     .option('--secrets-file <file>', 'secrets')

@@ -26,6 +26,8 @@ export interface RunOptions extends LocalOptions {
   readonly json?: boolean;
   readonly force?: readonly string[];
   readonly concurrency?: number;
+  /** Between SIGTERM and SIGKILL when a task's process group is stopped. */
+  readonly killGraceMs?: number;
   readonly dryRun?: boolean;
 }
 
@@ -220,6 +222,7 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
     const interactive = io.stdout.isTTY === true && process.stdin.isTTY === true && opts.json !== true;
     const engine = local.engine({
       ...(opts.concurrency === undefined ? {} : { capacity: opts.concurrency }),
+      ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
       ...(interactive ? { prompt: terminalPrompt(io, process.stdin, userInfo().username, reporter) } : {}),
     });
     const orphan = (await engine.orphanedRuns()).find(

@@ -186,7 +186,7 @@ export async function logsCommand(
 
 export async function resumeCommand(
   id: string,
-  opts: LocalOptions & { from?: string; json?: boolean; concurrency?: number },
+  opts: LocalOptions & { from?: string; json?: boolean; concurrency?: number; killGrace?: number },
   io: Io,
 ): Promise<number> {
   const local = await openLocal(opts);
@@ -194,7 +194,10 @@ export async function resumeCommand(
     const runId = await resolveRunId(local.store, id);
     parseFrom(opts.from);
     const run = (await local.store.getRun(runId))!;
-    const engine = local.engine(opts.concurrency === undefined ? {} : { capacity: opts.concurrency });
+    const engine = local.engine({
+      ...(opts.concurrency === undefined ? {} : { capacity: opts.concurrency }),
+      ...(opts.killGrace === undefined ? {} : { killGraceMs: opts.killGrace }),
+    });
     const stored = await local.store.getWorkflowVersion(run.version);
     const reporter = await makeReporter(io, opts.json === true, stored === undefined ? 0 : 1);
     const outcome = await follow(
