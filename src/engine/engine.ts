@@ -7,12 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { RivetError } from '../errors.ts';
 import { evaluateTemplate } from '../expr/index.ts';
-import { killGroup, staleGroupAlive } from '../kinds/process-group.ts';
-import { type Decision, TaskFailure } from '../kinds/types.ts';
+import type { Decision } from '../kinds/types.ts';
 import { parseDuration } from '../model/index.ts';
 import { currentOwner, ownerAlive as ownerAliveFn } from '../store/owner.ts';
-import type { LogLine, NewEvent, RunRecord, RunState, RunUpdate, WriteBatch } from '../store/types.ts';
-import { LostOwnershipError, TERMINAL_RUN_STATES } from '../store/types.ts';
+import type { LogLine, NewEvent, RunRecord, RunState } from '../store/types.ts';
+import { TERMINAL_RUN_STATES } from '../store/types.ts';
 import { systemClock, type TimerClock } from './clock.ts';
 import { CRASH_TESTING, crashPoint } from './crash-points.ts';
 import { Redactor } from './redact.ts';
@@ -21,6 +20,18 @@ import { RunMachine } from './run-machine.ts';
 import type { BaseScope } from './scope.ts';
 import type { Unit } from './state.ts';
 import { executeUnit, type LazyAbort } from './execute.ts';
+import { emptyPending, hasWork, hasWrites, type Pending, writeWithRetry } from './batch.ts';
+import {
+  cutLine,
+  defaultChildEnv,
+  expressionFailure,
+  fromProblem,
+  killLeftoverGroups,
+  parseFrom,
+  safe,
+} from './support.ts';
+
+export { MAX_LOG_LINE, parseFrom } from './support.ts';
 import { Timers } from './timers.ts';
 import type { EngineListener, EngineOptions, RunHandle, RunOutcome, StartRequest, WorkflowSource } from './types.ts';
 
@@ -52,30 +63,6 @@ export interface ActiveRun {
   readonly resolve: (o: RunOutcome) => void;
   readonly done: Promise<RunOutcome>;
 }
-
-interface Pending {
-  runs: NonNullable<WriteBatch['runs']>[number][];
-  events: NewEvent[];
-  updates: RunUpdate[];
-  logs: LogLine[];
-  cache: NonNullable<WriteBatch['cache']>[number][];
-  commandsDone: number[];
-  releaseSlots: { key: string; runId: string }[];
-  effects: (() => void)[];
-  committed: (() => void)[];
-}
-
-const emptyPending = (): Pending => ({
-  runs: [],
-  events: [],
-  updates: [],
-  logs: [],
-  cache: [],
-  commandsDone: [],
-  releaseSlots: [],
-  effects: [],
-  committed: [],
-});
 
 export class Engine {
   readonly options: EngineOptions;
@@ -625,38 +612,21 @@ export class Engine {
   async #write(batch: Pending): Promise<void> {
     const fences = new Map<string, number>();
     for (const run of this.active.values()) fences.set(run.id, run.epoch);
-    const started = Date.now();
-    let delay = 50;
-    for (;;) {
-      try {
-        if (CRASH_TESTING) crashPoint('before-commit');
-        await this.options.store.write(batch, fences);
-        return;
-      } catch (error) {
-        if (error instanceof LostOwnershipError) throw error;
-        if (Date.now() - started > (this.options.storeRetryMs ?? 30_000)) {
-          throw new RivetError('RV606', `the store cannot be written: ${(error as Error).message}`, {
-            cause: error,
-            hint: 'fix the cause (disk space, permissions), then `rivet runs resume RUN`',
-          });
-        }
-        for (const l of this.#listeners) {
-          safe(() =>
-            l.log?.({
-              runId: '',
-              task: '',
-              item: null,
-              attempt: 0,
-              stream: 'info',
-              at: Date.now(),
-              line: `store write failed (${(error as Error).message}); retrying`,
-            }),
-          );
-        }
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 2000);
+    await writeWithRetry(this.options.store, batch, fences, this.options.storeRetryMs ?? 30_000, (error) => {
+      for (const l of this.#listeners) {
+        safe(() =>
+          l.log?.({
+            runId: '',
+            task: '',
+            item: null,
+            attempt: 0,
+            stream: 'info',
+            at: Date.now(),
+            line: `store write failed (${error.message}); retrying`,
+          }),
+        );
       }
-    }
+    });
   }
 
   /** A fatal store problem: stop acting, abort tasks, and fail every waiting caller. */
@@ -825,104 +795,4 @@ export class Engine {
       }
     }
   }
-}
-
-/** Longest log line kept; longer ones are cut (after redaction) with a marker. */
-export const MAX_LOG_LINE = 64 * 1024;
-
-function cutLine(line: string): string {
-  return line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}… [line truncated]` : line;
-}
-
-function hasWrites(b: Pending): boolean {
-  return (
-    b.runs.length +
-      b.events.length +
-      b.updates.length +
-      b.logs.length +
-      b.cache.length +
-      b.commandsDone.length +
-      b.releaseSlots.length >
-    0
-  );
-}
-
-function hasWork(b: Pending): boolean {
-  return hasWrites(b) || b.effects.length > 0 || b.committed.length > 0;
-}
-
-/**
- * Process groups that shell tasks of a dead engine left running (their checkpointed pgid and
- * start time) are killed at recovery, not only by a retry: a task that does not run again (failed
- * after too many interruptions, or its run cancelled while orphaned) must leave nothing behind (C4).
- */
-function killLeftoverGroups(machine: RunMachine): void {
-  for (const node of machine.nodes) {
-    for (const unit of node.units) {
-      if (unit.status !== 'running' && unit.status !== 'waiting') continue;
-      const { pgid, start_time: start } = (unit.checkpoint ?? {}) as { pgid?: unknown; start_time?: unknown };
-      if (typeof pgid !== 'number') continue;
-      try {
-        if (staleGroupAlive(pgid, typeof start === 'number' ? start : null)) killGroup(pgid, 'SIGKILL');
-      } catch {
-        // a group this engine may not signal (RangeError): left to the retry, as before
-      }
-    }
-  }
-}
-
-function safe(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // A listener never breaks the engine (habit 14).
-  }
-}
-
-function defaultChildEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (
-      v === undefined ||
-      k.startsWith('RIVET_SECRET_') ||
-      k === 'RIVET_TOKEN' ||
-      k.startsWith('RIVET_CRASH') ||
-      k === 'RIVET_TEST_FAULT'
-    )
-      continue;
-    env[k] = v;
-  }
-  return env;
-}
-
-function expressionFailure(where: string, error: unknown): TaskFailure {
-  return new TaskFailure('expression', `${where}: ${(error as Error).message}`, { retryable: false });
-}
-
-/** Why a parsed `--from` names nothing of this run, or null when it is fine. */
-function fromProblem(machine: RunMachine, from: NonNullable<ReturnType<typeof parseFrom>>): string | null {
-  const node = machine.node(from.task);
-  const name = from.item === null ? from.task : `${from.task}[${from.item}]`;
-  if (node === undefined) return `--from ${name}: the run has no task ${from.task}`;
-  if (from.item !== null && node.units[from.item]?.item !== from.item) {
-    return `--from ${name}: task ${from.task} has no item ${from.item} in this run`;
-  }
-  if (from.child !== undefined && node.task.kind !== 'workflow') {
-    return `--from ${name}/${from.child}: task ${from.task} is not a workflow task`;
-  }
-  return null;
-}
-
-/** `task`, `task[3]` or `task/child_task` (a task of the child run of a workflow task). */
-export function parseFrom(from: string | undefined): { task: string; item: number | null; child?: string } | undefined {
-  if (from === undefined) return undefined;
-  const m = /^([a-z_][a-z0-9_]*)(?:\[(\d+)\])?(?:\/(.+))?$/.exec(from);
-  if (m === null) {
-    throw new RivetError('RV502', `--from ${JSON.stringify(from)}: expected TASK, TASK[INDEX] or TASK/CHILD_TASK`);
-  }
-  return {
-    task: m[1]!,
-    item: m[2] === undefined ? null : Number(m[2]),
-    ...(m[3] === undefined ? {} : { child: m[3] }),
-  };
 }
