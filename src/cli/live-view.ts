@@ -529,6 +529,10 @@ export class LiveView implements Reporter {
     applyEvent(this.#state, e);
   }
 
+  history(events: readonly EngineEvent[]): void {
+    for (const e of events) applyEvent(this.#state, e);
+  }
+
   log(l: EngineLog): void {
     if (l.task === null || l.task === '') return;
     const row = this.#state.byName.get(unitName(l.task, l.item));

@@ -20,6 +20,8 @@ export interface Reporter {
   /** A message from Rivet itself (warnings, "cancelling…"). */
   note(text: string): void;
   finish(outcome: RunOutcome): void;
+  /** Events of the run from before this process (a resumed run), to show its state so far. */
+  history?(events: readonly EngineEvent[]): void;
   /** Stops drawing while a prompt has the terminal. */
   pause?(): void;
   resume?(): void;

@@ -199,12 +199,23 @@ export async function resumeCommand(
       ...(opts.killGrace === undefined ? {} : { killGraceMs: opts.killGrace }),
     });
     const stored = await local.store.getWorkflowVersion(run.version);
-    const reporter = await makeReporter(io, opts.json === true, stored === undefined ? 0 : 1);
+    const workflow =
+      stored === undefined
+        ? undefined
+        : validateWorkflowText(stored.source, { kinds: local.kinds.definitions }).workflow;
+    const tasks = workflow?.tasks.map((t) => t.id) ?? [];
+    const reporter = await makeReporter(io, opts.json === true, tasks.length);
+    // The live view starts from the run's state so far, not from every task pending.
+    if (reporter.history !== undefined) {
+      // A log that cannot be read back is the engine's to report (it fails the run with the reason).
+      const past = await local.store.readEvents(runId).catch(() => []);
+      reporter.history(past);
+    }
     const outcome = await follow(
       engine,
       () => engine.resumeRun(runId, opts.from === undefined ? {} : { from: opts.from }),
       reporter,
-      { workflow: run.workflow, tasks: [], resumed: true },
+      { workflow: run.workflow, tasks, resumed: true },
     );
     await engine.close();
     reporter.finish(outcome);
