@@ -495,6 +495,26 @@ tasks:
     assert.equal(fx.probe.maxTotal, 4);
   });
 
+  test('a decision for a task that is not an approval, or an item of a task without for_each, is refused', async () => {
+    const fx = fixture();
+    const h = await fx.startFrom(`
+name: decide
+tasks:
+  approve:
+    approval: { message: go? }
+  work:
+    needs: [approve]
+    probe: { result: { done: true } }
+`);
+    const d = { decision: 'approve' as const, approver: 'alice', comment: '', fields: {} };
+    assert.equal(fx.engine.decide(h.runId, 'nope', null, d), false);
+    assert.equal(fx.engine.decide(h.runId, 'work', null, d), false);
+    assert.equal(fx.engine.decide(h.runId, 'approve', 0, d), false);
+    assert.equal(fx.engine.decide('no-such-run', 'approve', null, d), false);
+    assert.equal(fx.engine.decide(h.runId, 'approve', null, d), true);
+    assert.equal((await h.done).state, 'succeeded');
+  });
+
   test('a waiting approval holds no engine slot', async () => {
     const fx = fixture({ overrides: { capacity: 1 } });
     const h = await fx.startFrom(`

@@ -421,10 +421,17 @@ export class Engine {
     this.collect(run);
   }
 
-  /** Delivers an approval decision to a waiting task of a run this engine executes. */
+  /**
+   * Delivers an approval decision to a task of a run this engine executes (kept until the task
+   * waits, when it is not waiting yet). False when the run is not here or the task is no approval.
+   */
   decide(runId: string, task: string, item: number | null, decision: Decision): boolean {
     const run = this.active.get(runId);
     if (run === undefined) return false;
+    // Only an approval task of this run (and, for a for_each, one of its items) takes a decision.
+    const node = run.machine.node(task);
+    if (node === undefined || node.task.kind !== 'approval') return false;
+    if ((item === null) !== (node.task.document.for_each === undefined)) return false;
     const key = unitKey(task, item);
     const waiter = run.waiters.get(key);
     if (waiter !== undefined) waiter(decision);
