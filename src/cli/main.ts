@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { RivetError } from '../errors.ts';
-import { parseDuration } from '../model/common.ts';
+import { parseDuration } from '../model/duration.ts';
 import type { Io } from './output.ts';
 
 /** Exit codes: 0 ok, 1 failed, 2 invalid input (bad file or command line), 130 cancelled. */

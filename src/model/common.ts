@@ -1,10 +1,11 @@
 /** Schema pieces shared by the workflow schema and the task kinds' specs. */
 import { z } from 'zod';
+import { DURATION_RE } from './duration.ts';
+
+export { DURATION_RE, parseDuration } from './duration.ts';
 
 /** Task, input and output names: usable in expressions as `tasks.<id>`, `inputs.<id>`. */
 export const IDENTIFIER_RE = /^[a-z_][a-z0-9_]*$/;
-/** `500ms`, `30s`, `5m`, `1h30m`, `2d`, `1.5h`. */
-export const DURATION_RE = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 /** Environment variable names. */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -19,16 +20,6 @@ export const text = z.string();
 /** A scalar that may be templated. */
 export const scalar = z.union([z.string(), z.number(), z.boolean()]);
 export const stringList = z.array(z.string());
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Milliseconds of a duration string, or undefined when it is not one. */
-export function parseDuration(value: string): number | undefined {
-  if (!DURATION_RE.test(value)) return undefined;
-  let total = 0;
-  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
-  return Math.round(total);
-}
 
 export const INPUT_TYPES = ['string', 'integer', 'number', 'boolean', 'list', 'object'] as const;
 export type InputType = (typeof INPUT_TYPES)[number];
