@@ -53,6 +53,8 @@ export interface ActiveRun {
   lastState: RunState | null;
   finalized: boolean;
   waitingForSlot: boolean;
+  /** What starts the run once its concurrency slot is free. */
+  pendingStart: (() => void) | null;
   readonly controllers: Map<Unit, LazyAbort>;
   readonly cacheKeys: Map<Unit, string>;
   readonly waiters: Map<string, (d: Decision | null) => void>;
@@ -245,6 +247,7 @@ export class Engine {
       lastState: null,
       finalized: false,
       waitingForSlot: false,
+      pendingStart: null,
       controllers: new Map(),
       cacheKeys: new Map(),
       waiters: new Map(),
@@ -270,7 +273,7 @@ export class Engine {
       const ok = await this.options.store.acquireSlot(key, limit, run.id, ownerAliveFn);
       if (!ok) {
         run.waitingForSlot = true;
-        (run as { pendingStart?: () => void }).pendingStart = start;
+        run.pendingStart = start;
         this.#log(run, null, 'info', `queued: ${limit} run(s) with concurrency key "${key}" are running`);
         this.#schedule();
         return;
@@ -305,7 +308,7 @@ export class Engine {
         hint: 'only one engine executes a run; wait for it or stop that process',
       });
     }
-    const replayed = await replayRun(this, record, claim.epoch);
+    const replayed = await replayRun(this, record);
     if (replayed.poisoned !== null) {
       await this.#failPoisoned(record, claim.epoch, replayed.poisoned);
       const outcome: RunOutcome = { runId, state: 'failed', outputs: null, error: replayed.poisoned };
@@ -410,10 +413,17 @@ export class Engine {
   }
 
   #cancelActive(run: ActiveRun, reason: string): void {
-    if (run.machine.done) return;
     if (run.waitingForSlot) {
+      // A run still queued for its slot starts (or resumes) only to be cancelled at once.
       run.waitingForSlot = false;
-      run.machine.at(this.clock.now()).start();
+      const start = run.pendingStart;
+      run.pendingStart = null;
+      run.machine.at(this.clock.now());
+      start?.();
+    }
+    if (run.machine.done) {
+      this.collect(run);
+      return;
     }
     const running = run.machine.at(this.clock.now()).cancel(reason);
     for (const unit of running)
@@ -493,7 +503,8 @@ export class Engine {
     const limit = run.source.workflow.document.concurrency?.limit ?? 1;
     if (!(await this.options.store.acquireSlot(key, limit, run.id, ownerAliveFn))) return;
     run.waitingForSlot = false;
-    const start = (run as { pendingStart?: () => void }).pendingStart;
+    const start = run.pendingStart;
+    run.pendingStart = null;
     start?.();
     this.collect(run);
   }

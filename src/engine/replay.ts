@@ -33,8 +33,7 @@ export async function loadVersion(engine: Engine, version: string): Promise<Work
   return { workflow: checked.workflow, version, file: resolve(stored.file), source: stored.source };
 }
 
-export async function replayRun(engine: Engine, record: RunRecord, epoch: number): Promise<Replayed> {
-  void epoch;
+export async function replayRun(engine: Engine, record: RunRecord): Promise<Replayed> {
   try {
     const source = await loadVersion(engine, record.version);
     if (typeof source === 'string') return { poisoned: source };

@@ -5,6 +5,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { loadWorkflow } from '../load.ts';
+import { resolveInputs } from '../model/inputs.ts';
 import {
   type ChildRequest,
   type ChildResult,
@@ -83,13 +84,9 @@ async function loadChildSource(engine: Engine, run: ActiveRun, request: ChildReq
     workflow: loaded.workflow,
     version: loaded.version,
     file,
-    source: new TextDecoder().decode(await readBytes(file)),
+    // The text loadWorkflow read and validated, not a second read that could differ.
+    source: loaded.sourceMap.text,
   };
-}
-
-async function readBytes(file: string): Promise<Uint8Array> {
-  const { readFile } = await import('node:fs/promises');
-  return readFile(file);
 }
 
 export async function runChild(
@@ -113,7 +110,6 @@ export async function runChild(
     done = (await engine.resumeRun(childId, from === undefined ? {} : { from })).done;
   } else {
     const source = await loadChildSource(engine, run, request);
-    const { resolveInputs } = await import('../model/inputs.ts');
     const checked = resolveInputs(source.workflow.document.inputs, request.inputs);
     if (!checked.ok) {
       throw new TaskFailure('error', checked.problems.map((p) => p.message).join('; '), { retryable: false });

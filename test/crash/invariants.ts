@@ -252,7 +252,7 @@ export async function checkReplay(db: string, runId: string): Promise<string[]> 
       if (events[i]!.seq <= events[i - 1]!.seq) problems.push(`I4: seq not increasing at event ${i} of ${runId}`);
     }
     const engine = new Engine({ store, kinds: new KindRegistry(), artifactsRoot: artifacts });
-    const replayed = await replayRun(engine, record, record.epoch);
+    const replayed = await replayRun(engine, record);
     if (replayed.poisoned !== null) {
       problems.push(`I4: the event log of ${runId} does not replay: ${replayed.poisoned}`);
       return problems;
