@@ -11,7 +11,7 @@
  */
 import { Redactor } from '../engine/redact.ts';
 import { MAX_FANOUT } from '../engine/run-machine.ts';
-import type { BaseScope } from '../engine/scope.ts';
+import { baseScope } from '../engine/scope.ts';
 import type { WorkflowSource } from '../engine/types.ts';
 import {
   collectReferences,
@@ -210,20 +210,18 @@ export function dryRunScope(
   local: Local,
   now: number,
 ): Record<string, unknown> {
-  const base: BaseScope = {
+  const base = baseScope({
+    workflow: source.workflow.name,
+    version: source.version,
+    runId: 'dry-run',
+    trigger: 'cli',
+    startedAt: now,
     inputs,
     vars: local.vars,
     secrets: local.secrets,
     env: local.envScope,
     event: null,
-    run: {
-      id: 'dry-run',
-      workflow: source.workflow.name,
-      version: source.version,
-      trigger: 'cli',
-      started_at: new Date(now).toISOString(),
-    },
-  };
+  });
   return { ...base, tasks: {} };
 }
 

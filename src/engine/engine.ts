@@ -17,7 +17,7 @@ import { CRASH_TESTING, crashPoint } from './crash-points.ts';
 import { Redactor } from './redact.ts';
 import { replayRun } from './replay.ts';
 import { RunMachine } from './run-machine.ts';
-import type { BaseScope } from './scope.ts';
+import { type BaseScope, baseScope } from './scope.ts';
 import type { Unit } from './state.ts';
 import { executeUnit, type LazyAbort } from './execute.ts';
 import { emptyPending, hasWork, hasWrites, type Pending, writeWithRetry } from './batch.ts';
@@ -181,20 +181,18 @@ export class Engine {
     event: unknown,
     startedAt: number,
   ): BaseScope {
-    return {
+    return baseScope({
+      workflow: source.workflow.name,
+      version: source.version,
+      runId: id,
+      trigger,
+      startedAt,
       inputs,
-      vars: this.options.vars ?? {},
-      secrets: this.options.secrets ?? {},
-      env: this.options.envScope ?? {},
+      vars: this.options.vars,
+      secrets: this.options.secrets,
+      env: this.options.envScope,
       event,
-      run: {
-        id,
-        workflow: source.workflow.name,
-        version: source.version,
-        trigger,
-        started_at: new Date(startedAt).toISOString(),
-      },
-    };
+    });
   }
 
   #concurrencyKey(source: WorkflowSource, scope: BaseScope): string | null {

@@ -22,8 +22,6 @@ import { hasTemplates } from './scope.ts';
 import type { Unit } from './state.ts';
 import { engineCheckpoint, runChild, waitForDecision } from './waits.ts';
 
-/** Longest log line kept (longer ones are cut with a marker). */
-export const MAX_LOG_LINE = 64 * 1024;
 /** Largest outputs of one task, as JSON. */
 export const MAX_OUTPUT_BYTES = 1024 * 1024;
 

@@ -25,6 +25,35 @@ export interface BaseScope {
   readonly run: RunInfo;
 }
 
+/** The scope every expression of a run starts from (the engine's runs and the CLI's dry run). */
+export function baseScope(args: {
+  readonly workflow: string;
+  readonly version: string;
+  readonly runId: string;
+  readonly trigger: string;
+  readonly startedAt: number;
+  readonly inputs: Readonly<Record<string, unknown>>;
+  readonly vars?: Readonly<Record<string, unknown>> | undefined;
+  readonly secrets?: Readonly<Record<string, unknown>> | undefined;
+  readonly env?: Readonly<Record<string, unknown>> | undefined;
+  readonly event: unknown;
+}): BaseScope {
+  return {
+    inputs: args.inputs,
+    vars: args.vars ?? {},
+    secrets: args.secrets ?? {},
+    env: args.env ?? {},
+    event: args.event,
+    run: {
+      id: args.runId,
+      workflow: args.workflow,
+      version: args.version,
+      trigger: args.trigger,
+      started_at: new Date(args.startedAt).toISOString(),
+    },
+  };
+}
+
 /** Task ids referenced by the templates of a value (a task document, or workflow outputs). */
 export function referencedTasks(value: unknown): string[] {
   const out = new Set<string>();
