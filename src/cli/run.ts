@@ -16,7 +16,7 @@ import { type Workflow, type WorkflowDocument, workflowFromValidatedDocument } f
 import { fromText, type InputProblem, resolveInputs } from '../model/inputs.ts';
 import { howToSet, type Local, type LocalOptions, missingReferences, openLocal } from './local.ts';
 import { EXIT } from './main.ts';
-import { type Io, paint, printable, renderDiagnostic } from './output.ts';
+import { type Io, printable, renderDiagnostic } from './output.ts';
 import { terminalPrompt } from './prompt.ts';
 import { JsonReporter, LineReporter, type Reporter, type RunInfo } from './report.ts';
 
@@ -246,8 +246,4 @@ export async function runCommand(file: string, opts: RunOptions, io: Io): Promis
   } finally {
     await local.close();
   }
-}
-
-export function note(io: Io, text: string): void {
-  io.stderr.write(`${paint(io.stderr, 'yellow', 'note')} ${text}\n`);
 }
