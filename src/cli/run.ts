@@ -12,7 +12,12 @@ import type { Engine } from '../engine/engine.ts';
 import type { RunHandle, RunOutcome, WorkflowSource } from '../engine/types.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { loadWorkflow, readWorkflowFile, versionOf } from '../load.ts';
-import { type Workflow, type WorkflowDocument, workflowFromValidatedDocument } from '../model/index.ts';
+import {
+  validateWorkflowText,
+  type Workflow,
+  type WorkflowDocument,
+  workflowFromValidatedDocument,
+} from '../model/index.ts';
 import { fromText, type InputProblem, resolveInputs } from '../model/inputs.ts';
 import { howToSet, type Local, type LocalOptions, missingReferences, openLocal } from './local.ts';
 import { EXIT } from './main.ts';
@@ -85,6 +90,17 @@ async function validatedBefore(
   if (signature !== validatorSignature(local)) return undefined;
   const workflow = workflowFromValidatedDocument(document, local.kinds.definitions);
   return { workflow, version, file: resolve(file), source: text };
+}
+
+/**
+ * The workflow of a version kept in the store (for `runs show`, `approve`, `resume`): its
+ * validated document when this validator kept it, else its source validated again.
+ */
+export async function storedWorkflow(local: Local, version: string): Promise<Workflow | undefined> {
+  const stored = await local.store.getWorkflowVersion(version);
+  if (stored === undefined) return undefined;
+  const kept = await validatedBefore(local, version, stored.file, stored.source);
+  return kept?.workflow ?? validateWorkflowText(stored.source, { kinds: local.kinds.definitions }).workflow;
 }
 
 /** Loads and validates a workflow file for running; prints diagnostics and returns undefined when invalid. */

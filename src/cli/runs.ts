@@ -8,12 +8,11 @@ import { fold, type TaskSummary } from '../engine/history.ts';
 import { parseFrom } from '../engine/engine.ts';
 import type { RunRecord, Store } from '../store/types.ts';
 import { fromText } from '../model/inputs.ts';
-import { validateWorkflowText } from '../model/index.ts';
 import { type LocalOptions, openLocal } from './local.ts';
 import { EXIT } from './main.ts';
 import { type Io, paint, printable, printableLine } from './output.ts';
 import { duration, unitName } from './report.ts';
-import { exitCode, follow, makeReporter } from './run.ts';
+import { exitCode, follow, makeReporter, storedWorkflow } from './run.ts';
 
 export async function resolveRunId(store: Store, prefix: string): Promise<string> {
   const found = await store.findRunId(prefix);
@@ -120,11 +119,7 @@ export async function showCommand(id: string, opts: LocalOptions & { json?: bool
   try {
     const runId = await resolveRunId(local.store, id);
     const run = (await local.store.getRun(runId))!;
-    const version = await local.store.getWorkflowVersion(run.version);
-    const wf =
-      version === undefined
-        ? undefined
-        : validateWorkflowText(version.source, { kinds: local.kinds.definitions }).workflow;
+    const wf = await storedWorkflow(local, run.version);
     const tasks = fold(await readEventsOf(local.store, runId), wf ?? undefined);
     const children = await local.store.listChildRuns(runId);
     if (opts.json === true) {
@@ -198,11 +193,7 @@ export async function resumeCommand(
       ...(opts.concurrency === undefined ? {} : { capacity: opts.concurrency }),
       ...(opts.killGrace === undefined ? {} : { killGraceMs: opts.killGrace }),
     });
-    const stored = await local.store.getWorkflowVersion(run.version);
-    const workflow =
-      stored === undefined
-        ? undefined
-        : validateWorkflowText(stored.source, { kinds: local.kinds.definitions }).workflow;
+    const workflow = await storedWorkflow(local, run.version);
     const tasks = workflow?.tasks.map((t) => t.id) ?? [];
     const reporter = await makeReporter(io, opts.json === true, tasks.length);
     // The live view starts from the run's state so far, not from every task pending.
@@ -255,11 +246,7 @@ export async function approveCommand(
     const task = m[1]!;
     const item = m[2] === undefined ? null : Number(m[2]);
     const run0 = (await local.store.getRun(runId))!;
-    const version = await local.store.getWorkflowVersion(run0.version);
-    const wf =
-      version === undefined
-        ? undefined
-        : validateWorkflowText(version.source, { kinds: local.kinds.definitions }).workflow;
+    const wf = await storedWorkflow(local, run0.version);
     const waiting = fold(await readEventsOf(local.store, runId), wf ?? undefined).find(
       (t) => t.task === task && t.item === item,
     );
