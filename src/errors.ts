@@ -77,6 +77,33 @@ export const ERROR_CODES = {
   RV604: { name: 'run_state', summary: 'The run is not in a state that allows this action.' },
   RV605: { name: 'missing_secret', summary: 'The workflow refers to a secret or variable that is not set.' },
   RV606: { name: 'store_failure', summary: 'The store could not be opened or written.' },
+  // The server and its API.
+  RV701: { name: 'config_invalid', summary: 'The server configuration (file, environment or flags) is not valid.' },
+  RV702: { name: 'unauthenticated', summary: 'The request has no valid API token (HTTP 401).' },
+  RV703: { name: 'forbidden', summary: 'The caller may see this object but not perform this action on it (HTTP 403).' },
+  RV704: {
+    name: 'not_found',
+    summary: 'No such object, or one the caller may not see (HTTP 404; existence is not disclosed).',
+  },
+  RV705: {
+    name: 'invalid_request',
+    summary: 'The request does not match the operation: bad JSON, unknown fields, wrong types (HTTP 400).',
+  },
+  RV706: { name: 'payload_too_large', summary: 'The request body is larger than the configured limit (HTTP 413).' },
+  RV707: {
+    name: 'too_many_requests',
+    summary: 'A limit per caller was reached, such as open event streams per token (HTTP 429).',
+  },
+  RV708: { name: 'conflict', summary: 'The request conflicts with the current state of the object (HTTP 409).' },
+  RV709: {
+    name: 'unsupported_media_type',
+    summary: 'The request body has a content type the operation does not accept (HTTP 415).',
+  },
+  RV710: { name: 'unavailable', summary: 'The server is starting or shutting down and takes no new work (HTTP 503).' },
+  RV711: {
+    name: 'workflow_invalid',
+    summary: 'An uploaded workflow has errors; each comes with its line, column and code (HTTP 400).',
+  },
 } as const satisfies Record<string, { name: string; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -21,6 +21,8 @@ export interface LocalOptions {
   readonly varsFile?: string;
   readonly secretsFile?: string;
   readonly plugins?: readonly string[];
+  /** SQLite durability (the server uses FULL). */
+  readonly synchronous?: 'NORMAL' | 'FULL';
 }
 
 export interface Local {
@@ -142,7 +144,10 @@ export async function openLocal(opts: LocalOptions, env: NodeJS.ProcessEnv = pro
   for (const p of plugins) await loadPlugin(kinds, p);
   let store: SqliteStore;
   try {
-    store = new SqliteStore(join(home, 'rivet.db'), testHooks(env));
+    store = new SqliteStore(join(home, 'rivet.db'), {
+      ...testHooks(env),
+      ...(opts.synchronous === undefined ? {} : { synchronous: opts.synchronous }),
+    });
   } catch (error) {
     throw new RivetError('RV606', `cannot open the store in ${home}: ${(error as Error).message}`, {
       hint: 'set RIVET_HOME to a writable folder',

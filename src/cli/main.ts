@@ -174,6 +174,19 @@ export async function main(
       code = await approveCommand(run, task, { ...localOpts(opts), ...(opts as object) }, io);
     });
 
+  cli
+    .command('server')
+    .description('serve the Automation API, the scheduler and processes (stop with SIGTERM or Ctrl-C)')
+    .option('--config <file>', 'a YAML file of settings (docs/deploy.md)')
+    .option('--listen <host:port>', 'where to listen (default 127.0.0.1:8080; RIVET_LISTEN)')
+    .option('--data <dir>', 'the store, artifacts and uploads (default .rivet; RIVET_DATA)')
+    .option('--workflows <dir>', 'a folder of workflow and process files, watched for changes (RIVET_WORKFLOWS)')
+    .option('--plugin <module>', 'load task kinds from a plugin module (repeatable)', collect)
+    .action(async (opts: Record<string, unknown>) => {
+      const { serverCommand } = await import('./server-command.ts');
+      code = await serverCommand(opts as never, io);
+    });
+
   try {
     await cli.parseAsync([...argv], { from: 'user' });
   } catch (err) {

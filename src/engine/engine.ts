@@ -101,13 +101,20 @@ export class Engine {
     return this.#busy;
   }
 
+  /** Work waiting for capacity: ready tasks not started, and runs queued for a concurrency slot. */
+  queueDepth(): number {
+    let depth = 0;
+    for (const run of this.active.values()) depth += run.waitingForSlot ? 1 : run.machine.readyDepth;
+    return depth;
+  }
+
   // ------------------------------------------------------------------ starting runs
 
   async startRun(request: StartRequest): Promise<RunHandle> {
     this.#assertUsable();
     const { source } = request;
     const now = this.clock.now();
-    const id = newRunId(now);
+    const id = request.id ?? newRunId(now);
     const inputs = this.#storedInputs(source, request.inputs);
     await this.options.store.saveWorkflowVersion({
       version: source.version,
@@ -794,6 +801,14 @@ export class Engine {
     this.timers.clear();
     clearInterval(this.#poller);
     this.#poller = undefined;
+  }
+
+  /**
+   * Stops starting tasks (a server that is stopping): running ones go on and finish, and their
+   * results are recorded; `close('release')` then leaves what is left to recovery.
+   */
+  drain(): void {
+    this.#stopping = true;
   }
 
   /** SIGKILLs every process group of running shell tasks (a second Ctrl-C). */

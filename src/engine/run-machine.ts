@@ -383,6 +383,11 @@ export class RunMachine {
    * respects the engine's capacity. The unit becomes `starting` (the caller then looks up its
    * cache and calls `begin` or `cacheHit`).
    */
+  /** Tasks ready to start and not started yet (a for_each task counts once). */
+  get readyDepth(): number {
+    return this.#ready.length - this.#readyHead;
+  }
+
   nextReady(): Unit | undefined {
     while (this.#readyHead < this.#ready.length) {
       const node = this.#ready[this.#readyHead]!;

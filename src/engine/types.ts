@@ -50,6 +50,8 @@ export interface EngineOptions {
 }
 
 export interface StartRequest {
+  /** The run's id; default a new one. A scheduler gives a tick's own id so a tick cannot start twice. */
+  readonly id?: string;
   readonly source: WorkflowSource;
   /** Inputs already checked against the workflow (resolveInputs). */
   readonly inputs: Readonly<Record<string, unknown>>;

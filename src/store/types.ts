@@ -135,6 +135,13 @@ export interface Command {
 
 export interface RunFilter {
   readonly workflow?: string;
+  /** Only runs of these workflows (what a caller may see); an empty list matches nothing. */
+  readonly workflows?: readonly string[];
+  /** Runs started by this trigger (`manual`, `schedule`, `api`...). */
+  readonly trigger?: string;
+  /** Runs created at or after / before these times (ms since the epoch). */
+  readonly createdAfter?: number;
+  readonly createdBefore?: number;
   readonly state?: RunState | readonly RunState[];
   /** Only top-level runs (not children of a `workflow` task). */
   readonly topLevel?: boolean;
@@ -183,6 +190,8 @@ export interface Store {
   /** Resolves a unique id prefix (CLI convenience); undefined when none or ambiguous. */
   findRunId(prefix: string): Promise<string | string[] | undefined>;
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
+  /** The names of the workflows that have runs. */
+  listWorkflowNames(): Promise<string[]>;
   /** Children of a run (`workflow` tasks), oldest first. */
   listChildRuns(runId: string): Promise<RunRecord[]>;
   readEvents(runId: string, afterSeq?: number): Promise<StoredEvent[]>;

@@ -98,4 +98,54 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'the validated form of each workflow version',
     sql: `ALTER TABLE workflow_versions ADD COLUMN validated TEXT;`,
   },
+  {
+    version: 3,
+    name: 'the server: users, tokens, audit, schedules and processes',
+    sql: `
+      CREATE TABLE users (
+        name       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL,
+        groups     TEXT NOT NULL,
+        workflows  TEXT,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE tokens (
+        id           TEXT PRIMARY KEY,
+        user_name    TEXT NOT NULL,
+        label        TEXT NOT NULL,
+        hash         TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        revoked_at   INTEGER,
+        last_used_at INTEGER
+      ) STRICT;
+      CREATE INDEX tokens_user ON tokens (user_name);
+      CREATE TABLE audit (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT,
+        outcome TEXT NOT NULL,
+        status  INTEGER NOT NULL,
+        detail  TEXT
+      ) STRICT;
+      CREATE INDEX audit_actor ON audit (actor, seq);
+      CREATE TABLE schedules (
+        id         TEXT PRIMARY KEY,
+        paused     INTEGER NOT NULL DEFAULT 0,
+        last_tick  INTEGER,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE processes (
+        name       TEXT PRIMARY KEY,
+        desired    TEXT NOT NULL,
+        pgid       INTEGER,
+        pid_start  TEXT,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX runs_trigger ON runs (trigger, created_at DESC);
+    `,
+  },
 ];

@@ -25,6 +25,7 @@ import {
   type WriteBatch,
 } from '../types.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { SqliteServerData } from './server-data.ts';
 import { rowToCache, rowToCommand, rowToEvent, rowToLog, rowToRun, type Row } from './rows.ts';
 
 export interface SqliteStoreOptions {
@@ -138,6 +139,14 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  #serverData: SqliteServerData | undefined;
+
+  /** Users, tokens, audit, schedules and processes of the server, in the same database. */
+  serverData(): SqliteServerData {
+    this.#serverData ??= new SqliteServerData(this.#db);
+    return this.#serverData;
   }
 
   /** `PRAGMA integrity_check` (crash tests run it after every kill). */
@@ -334,6 +343,22 @@ export class SqliteStore implements Store {
       values.push(...states);
     }
     if (filter.topLevel === true) where.push('parent_run IS NULL');
+    if (filter.workflows !== undefined) {
+      where.push(filter.workflows.length === 0 ? '0' : `workflow IN (${filter.workflows.map(() => '?').join(', ')})`);
+      values.push(...filter.workflows);
+    }
+    if (filter.trigger !== undefined) {
+      where.push('trigger = ?');
+      values.push(filter.trigger);
+    }
+    if (filter.createdAfter !== undefined) {
+      where.push('created_at >= ?');
+      values.push(filter.createdAfter);
+    }
+    if (filter.createdBefore !== undefined) {
+      where.push('created_at < ?');
+      values.push(filter.createdBefore);
+    }
     if (filter.before !== undefined) {
       where.push('(created_at, id) < (SELECT created_at, id FROM runs WHERE id = ?)');
       values.push(filter.before);
@@ -341,6 +366,12 @@ export class SqliteStore implements Store {
     const sql = `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at DESC, id DESC LIMIT ?`;
     return (this.#db.prepare(sql).all(...values, filter.limit ?? 50) as Row[]).map(rowToRun);
+  }
+
+  async listWorkflowNames(): Promise<string[]> {
+    return (this.#stmt('SELECT DISTINCT workflow FROM runs ORDER BY workflow').all() as Row[]).map((r) =>
+      String(r.workflow),
+    );
   }
 
   async listChildRuns(runId: string): Promise<RunRecord[]> {

@@ -1,0 +1,212 @@
+/**
+ * `rivet server`: opens the store, loads the workflows, recovers interrupted runs, starts the
+ * scheduler and the process supervisor, and serves the API. Stopping (SIGTERM, SIGINT) refuses
+ * new work, lets running tasks finish for up to the grace period, stops the processes, and
+ * leaves whatever is still running to the recovery of the next start.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { openLocal } from '../cli/local.ts';
+import { systemClock, type TimerClock } from '../engine/clock.ts';
+import { Supervisor } from '../processes/supervisor.ts';
+import { Scheduler, schedulesOf } from '../triggers/scheduler.ts';
+import type { ServerData } from '../store/server-types.ts';
+import { buildApp } from './app.ts';
+import { Approvals } from './approvals.ts';
+import { mintToken, parseToken } from './auth.ts';
+import type { ServerConfig } from './config.ts';
+import type { ServerContext } from './context.ts';
+import { RivetError } from '../errors.ts';
+import { RunFeeds } from './feeds.ts';
+import { Metrics } from './metrics.ts';
+import { WorkflowRegistry } from './registry.ts';
+import { startScheduledRun } from './schedules.ts';
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly ctx: ServerContext;
+  readonly url: string;
+  /** The admin token created at this start (printed once), or null. */
+  readonly adminToken: string | null;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly clock?: TimerClock;
+  /** Where the first admin token is printed (default stderr). */
+  readonly announce?: (text: string) => void;
+  readonly logger?: Logger;
+}
+
+/** The first start creates the `admin` user, with the token from RIVET_ADMIN_TOKEN or a new one. */
+function bootstrapAdmin(data: ServerData, config: ServerConfig, now: number): string | null {
+  if (data.countUsers() > 0) return null;
+  let token: string;
+  let id: string;
+  let hash: string;
+  if (config.adminToken !== null) {
+    const parsed = parseToken(config.adminToken);
+    if (parsed === null) {
+      throw new RivetError('RV701', 'RIVET_ADMIN_TOKEN is not a Rivet token (rvt_<16 chars>.<43 chars>)', {
+        hint: 'leave it unset and the server prints a new token on its first start',
+      });
+    }
+    ({ id, hash } = parsed);
+    token = config.adminToken;
+  } else {
+    ({ id, hash, token } = mintToken());
+  }
+  data.putUser({ name: 'admin', role: 'admin', groups: [], workflows: null, createdAt: now, createdBy: 'rivet' });
+  data.putToken({
+    id,
+    user: 'admin',
+    label: 'first admin',
+    hash,
+    createdAt: now,
+    expiresAt: null,
+    revokedAt: null,
+    lastUsedAt: null,
+  });
+  return config.adminToken === null ? token : null;
+}
+
+export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const log =
+    options.logger ??
+    pino({
+      level: config.logLevel,
+      base: { service: 'rivet' },
+      redact: { paths: ['req.headers.authorization', 'token', '*.token'], censor: '***' },
+    });
+  await mkdir(config.data, { recursive: true });
+  const local = await openLocal({ home: config.data, plugins: config.plugins, synchronous: config.synchronous }, env);
+  const data = local.store.serverData();
+  const created = bootstrapAdmin(data, config, clock.now());
+  if (created !== null) {
+    (options.announce ?? ((t) => process.stderr.write(t)))(
+      `\nRivet created the first admin user. Its API token, shown this once:\n\n  ${created}\n\n` +
+        'Keep it in a password manager or a secret store, then create users and tokens with it (docs/api.md).\n\n',
+    );
+  }
+  const registry = new WorkflowRegistry({
+    store: local.store,
+    kinds: local.kinds,
+    folder: config.workflows,
+    uploads: join(config.data, 'workflows'),
+    now: () => clock.now(),
+    onError: (error) => log.error({ err: error }, 'workflow reload failed'),
+  });
+  await registry.reload();
+  for (const p of registry.problems()) {
+    log.warn(
+      { file: p.file, problems: p.diagnostics.map((d) => `${d.line}:${d.col} ${d.code} ${d.message}`) },
+      'workflow file not loaded',
+    );
+  }
+  const approvals = new Approvals(() => clock.now());
+  const engine = local.engine({
+    clock,
+    capacity: config.concurrency,
+    ...(config.runConcurrency === null ? {} : { runCapacity: config.runConcurrency }),
+    killGraceMs: config.killGraceMs,
+    prompt: approvals.prompt,
+  });
+  const redactor = engine.redactor;
+  const supervisor = new Supervisor({ data, redact: (s) => redactor.text(s), now: () => clock.now() });
+  let ctxRef: ServerContext | null = null;
+  const scheduler = new Scheduler({
+    clock,
+    data,
+    fire: (tick) => startScheduledRun(ctxRef!, tick),
+    onError: (id, error) => log.error({ schedule: id, err: error }, 'schedule tick failed'),
+  });
+  const ctx: ServerContext = {
+    config,
+    log,
+    clock,
+    store: local.store,
+    data,
+    kinds: local.kinds,
+    engine,
+    registry,
+    approvals,
+    feeds: new RunFeeds(local.store, engine, (error) => log.error({ err: error }, 'event feed failed')),
+    metrics: new Metrics(engine),
+    supervisor,
+    scheduler,
+    redactor,
+    artifactsRoot: join(config.data, 'artifacts'),
+    accepting: true,
+    ready: false,
+    streams: new Map(),
+  };
+  ctxRef = ctx;
+
+  const syncDefinitions = (): void => {
+    const defs = [];
+    for (const w of registry.list()) {
+      if (w.kind === 'process') {
+        supervisor.define(w.name, {
+          file: w.source.file,
+          version: w.source.version,
+          spec: w.source.workflow.document.process!,
+        });
+      } else {
+        defs.push(...schedulesOf(w.name, w.source.workflow.document));
+      }
+    }
+    scheduler.sync(defs);
+  };
+  syncDefinitions();
+  registry.onChange(syncDefinitions);
+
+  const app = await buildApp(ctx);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+
+  // Runs a crashed server left behind continue here; each is taken over with a new epoch.
+  for (const orphan of await engine.orphanedRuns()) {
+    try {
+      const handle = await engine.resumeRun(orphan.id);
+      handle.done.catch(() => undefined);
+      log.info({ run: orphan.id, workflow: orphan.workflow }, 'run recovered');
+    } catch (error) {
+      log.error({ run: orphan.id, err: error }, 'run could not be recovered');
+    }
+  }
+  await supervisor.recover();
+  await scheduler.start();
+  registry.watch();
+  ctx.ready = true;
+  log.info({ url, data: config.data, workflows: registry.list().length }, 'rivet server listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      ctx.accepting = false;
+      log.info('stopping: no new work; running tasks may finish');
+      scheduler.stop();
+      registry.close();
+      engine.drain();
+      const deadline = Date.now() + config.shutdownGraceMs;
+      while (engine.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await engine.close('release');
+      await supervisor.stopAll();
+      ctx.feeds.close();
+      ctx.metrics.close();
+      await app.close();
+      await local.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { app, ctx, url, adminToken: created, stop };
+}
