@@ -1,0 +1,47 @@
+/**
+ * The recent output of one process, in a fixed-size ring: a process that runs for weeks must not
+ * grow the server's memory. Sequence numbers keep counting across restarts, so a client can resume
+ * after the last line it saw.
+ */
+
+export type ProcessLogStream = 'stdout' | 'stderr' | 'info';
+
+export interface ProcessLogLine {
+  readonly seq: number;
+  readonly at: number;
+  readonly stream: ProcessLogStream;
+  readonly line: string;
+}
+
+export class LogRing {
+  readonly #capacity: number;
+  readonly #lines: (ProcessLogLine | undefined)[];
+  #next = 1;
+
+  constructor(capacity: number) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`logLines must be at least 1`);
+    this.#capacity = capacity;
+    this.#lines = new Array<ProcessLogLine | undefined>(capacity);
+  }
+
+  push(at: number, stream: ProcessLogStream, line: string): ProcessLogLine {
+    const entry = Object.freeze({ seq: this.#next, at, stream, line });
+    this.#lines[this.#next % this.#capacity] = entry;
+    this.#next++;
+    return entry;
+  }
+
+  /**
+   * Lines with a sequence number above `afterSeq`, oldest first, at most `limit`. Without
+   * `afterSeq`, the newest `limit` lines (a tail).
+   */
+  read(afterSeq?: number, limit = this.#capacity): ProcessLogLine[] {
+    const oldest = Math.max(1, this.#next - this.#capacity);
+    const count = Math.max(0, Math.min(limit, this.#capacity));
+    const from =
+      afterSeq === undefined ? Math.max(oldest, this.#next - count) : Math.max(oldest, Math.floor(afterSeq) + 1);
+    const out: ProcessLogLine[] = [];
+    for (let seq = from; seq < this.#next && out.length < count; seq++) out.push(this.#lines[seq % this.#capacity]!);
+    return out;
+  }
+}
