@@ -9,6 +9,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
@@ -37,6 +38,7 @@ declare module 'fastify' {
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 
 /** Fastify's validation issue → a JSON pointer to the offending value. */
 function pointerOf(v: { instancePath: string; keyword: string; params: Record<string, unknown> }): string {
@@ -87,14 +89,14 @@ function toApiError(error: FastifyError & { validation?: unknown[]; validationCo
 export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are logged once, at debug, by the onResponse hook below (not twice at info).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.bodyLimit,
-    // Bodies are checked strictly (no coercion, unknown fields refused); query strings and path
-    // parameters are text, so numbers and booleans there are coerced.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     return503OnClosing: true,
     forceCloseConnections: true,
   });
+  // Bodies are checked strictly (no coercion, unknown fields refused); query strings and path
+  // parameters are text, so numbers and booleans there are coerced.
   const strict = new Ajv({
     removeAdditional: false,
     coerceTypes: false,
@@ -117,11 +119,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   app.decorateRequest('auditTarget', null);
   app.decorateRequest('auditDetail', null);
 
-  app.addContentTypeParser(
-    ['application/yaml', 'application/x-yaml', 'text/yaml'],
-    { parseAs: 'string' },
-    (_req, body, done) => done(null, { source: body }),
-  );
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, { source: body }));
 
   await app.register(cors, {
     // Closed unless origins are configured: no Access-Control-Allow-Origin for `null` or unknown origins.
@@ -176,9 +174,27 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     req.principal = result.principal;
   });
 
+  // Fastify parses text/plain (and the YAML parser above serves every route), so a body of a type
+  // the operation does not declare would reach validation and answer 400; it is a 415.
+  app.addHook('preParsing', async (req) => {
+    const schema = req.routeOptions.schema as { body?: unknown; consumes?: string[] } | undefined;
+    const type = req.headers['content-type'];
+    if (schema?.body === undefined || type === undefined) return;
+    const mime = type.split(';')[0]!.trim().toLowerCase();
+    const accepted = schema.consumes ?? ['application/json'];
+    const yaml = accepted.includes('application/yaml') && YAML_TYPES.includes(mime);
+    if (!accepted.includes(mime) && !yaml) {
+      throw new ApiError('RV709', `this operation accepts ${accepted.join(' or ')}, not ${mime}`, {
+        in: 'headers',
+        pointer: '/content-type',
+      });
+    }
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
     ctx.metrics.http.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
     if (!MUTATING.has(req.method)) return;
     const status = reply.statusCode;
     const schema = req.routeOptions.schema as { operationId?: string } | undefined;

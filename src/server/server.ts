@@ -10,7 +10,11 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { openLocal } from '../cli/local.ts';
 import { systemClock, type TimerClock } from '../engine/clock.ts';
-import { Supervisor } from '../processes/supervisor.ts';
+import { type ProcessSpec, Supervisor } from '../processes/supervisor.ts';
+import { renderValue } from '../expr/index.ts';
+import { baseScope } from '../engine/scope.ts';
+import type { WorkflowSource } from '../engine/types.ts';
+import { resolveInputs } from '../model/inputs.ts';
 import { Scheduler, schedulesOf } from '../triggers/scheduler.ts';
 import type { ServerData } from '../store/server-types.ts';
 import { buildApp } from './app.ts';
@@ -73,6 +77,35 @@ function bootstrapAdmin(data: ServerData, config: ServerConfig, now: number): st
   return config.adminToken === null ? token : null;
 }
 
+/**
+ * A process file's `${{ }}` templates, evaluated once per definition with the inputs' defaults,
+ * vars, secrets and env (a process has no per-start inputs); argv items become text.
+ */
+export function renderProcessSpec(
+  source: WorkflowSource,
+  scope: { vars: Record<string, unknown>; secrets: Record<string, string>; env: Record<string, string> },
+): ProcessSpec {
+  const doc = source.workflow.document;
+  const inputs = resolveInputs(doc.inputs, {});
+  if (!inputs.ok) {
+    throw new Error(`its inputs need values: ${inputs.problems.map((p) => p.message).join('; ')}`);
+  }
+  const base = baseScope({
+    workflow: source.workflow.name,
+    version: source.version,
+    runId: '',
+    trigger: 'process',
+    startedAt: Date.now(),
+    inputs: inputs.values,
+    vars: scope.vars,
+    secrets: scope.secrets,
+    env: scope.env,
+    event: null,
+  });
+  const spec = renderValue(doc.process, base as unknown as Record<string, unknown>) as ProcessSpec;
+  return spec.command === undefined ? spec : { ...spec, command: spec.command.map((a) => String(a)) };
+}
+
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
@@ -84,7 +117,11 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       redact: { paths: ['req.headers.authorization', 'token', '*.token'], censor: '***' },
     });
   await mkdir(config.data, { recursive: true });
-  const local = await openLocal({ home: config.data, plugins: config.plugins, synchronous: config.synchronous }, env);
+  // RIVET_PLUGINS is already in config.plugins (comma-separated); openLocal must not load them again.
+  const local = await openLocal(
+    { home: config.data, plugins: config.plugins, synchronous: config.synchronous },
+    { ...env, RIVET_PLUGINS: undefined },
+  );
   const data = local.store.serverData();
   const created = bootstrapAdmin(data, config, clock.now());
   if (created !== null) {
