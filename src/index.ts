@@ -7,3 +7,6 @@ export { loadWorkflow, type LoadedWorkflow, validateWorkflowBytes } from './load
 export { definePlugin, type Plugin, type PluginKind } from './kinds/registry.ts';
 export { type FailureReason, KIND_API_VERSION, type TaskContext, TaskFailure, type TaskResult } from './kinds/types.ts';
 export { z } from 'zod';
+// Embedding the server (docs/api-typescript.md, docs/deploy.md).
+export { resolveServerConfig, type ServerConfig } from './server/config.ts';
+export { type RunningServer, startServer } from './server/server.ts';

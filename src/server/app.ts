@@ -162,6 +162,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     }
   });
 
+  const lastTouched = new Map<string, number>();
   app.addHook('onRequest', async (req, reply) => {
     const access = req.routeOptions.config.access;
     if (access === 'public' || access === undefined) return;
@@ -172,6 +173,12 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
       throw new ApiError('RV702', `authentication required: ${result.reason}`);
     }
     req.principal = result.principal;
+    // When a token was last used, kept to the minute: one write per token per minute, not per request.
+    const now = ctx.clock.now();
+    if (now - (lastTouched.get(result.principal.tokenId) ?? 0) >= 60_000) {
+      lastTouched.set(result.principal.tokenId, now);
+      ctx.data.touchToken(result.principal.tokenId, now);
+    }
   });
 
   // Fastify parses text/plain (and the YAML parser above serves every route), so a body of a type

@@ -188,11 +188,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     const defs = [];
     for (const w of registry.list()) {
       if (w.kind === 'process') {
-        supervisor.define(w.name, {
-          file: w.source.file,
-          version: w.source.version,
-          spec: w.source.workflow.document.process!,
-        });
+        try {
+          const spec = renderProcessSpec(w.source, { vars: local.vars, secrets: local.secrets, env: local.envScope });
+          supervisor.define(w.name, { file: w.source.file, version: w.source.version, spec });
+        } catch (error) {
+          log.error({ process: w.name, err: redactor.text((error as Error).message) }, 'process definition not loaded');
+        }
       } else {
         defs.push(...schedulesOf(w.name, w.source.workflow.document));
       }
