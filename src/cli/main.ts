@@ -181,6 +181,8 @@ export async function main(
     .option('--listen <host:port>', 'where to listen (default 127.0.0.1:8080; RIVET_LISTEN)')
     .option('--data <dir>', 'the store, artifacts and uploads (default .rivet; RIVET_DATA)')
     .option('--workflows <dir>', 'a folder of workflow and process files, watched for changes (RIVET_WORKFLOWS)')
+    .option('--vars-file <file>', 'deployment variables (default <data>/vars.yaml; RIVET_VARS_FILE)')
+    .option('--secrets-file <file>', 'secrets (default <data>/secrets.yaml; RIVET_SECRETS_FILE)')
     .option('--plugin <module>', 'load task kinds from a plugin module (repeatable)', collect)
     .action(async (opts: Record<string, unknown>) => {
       const { serverCommand } = await import('./server-command.ts');

@@ -8,6 +8,8 @@ export interface ServerCommandOptions {
   readonly data?: string;
   readonly workflows?: string;
   readonly plugin?: readonly string[];
+  readonly varsFile?: string;
+  readonly secretsFile?: string;
 }
 
 export async function serverCommand(opts: ServerCommandOptions, io: Io): Promise<number> {
@@ -19,10 +21,18 @@ export async function serverCommand(opts: ServerCommandOptions, io: Io): Promise
       data: opts.data,
       workflows: opts.workflows,
       ...(opts.plugin === undefined ? {} : { plugins: [...opts.plugin] }),
+      vars_file: opts.varsFile,
+      secrets_file: opts.secretsFile,
     },
   });
   const { startServer } = await import('../server/server.ts');
-  const server = await startServer(config, { announce: (t) => io.stderr.write(t) });
+  // RIVET_TEST_CLOCK (test-only, src/server/test-clock.ts): a scaled clock for the restart tests.
+  const { testClockFromEnv } = await import('../server/test-clock.ts');
+  const clock = testClockFromEnv(process.env);
+  const server = await startServer(config, {
+    announce: (t) => io.stderr.write(t),
+    ...(clock === null ? {} : { clock }),
+  });
   io.stderr.write(`rivet server listening on ${server.url} (API viewer: ${server.url}/docs)\n`);
   await new Promise<void>((resolve) => {
     let signals = 0;

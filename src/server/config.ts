@@ -39,6 +39,9 @@ export interface ServerConfig {
   /** The first admin's token, given instead of a printed one (RIVET_ADMIN_TOKEN). */
   readonly adminToken: string | null;
   readonly plugins: readonly string[];
+  /** Deployment variables and secrets files (default `<data>/vars.yaml`, `<data>/secrets.yaml`). */
+  readonly varsFile: string | null;
+  readonly secretsFile: string | null;
 }
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
@@ -87,6 +90,8 @@ const schema = z.strictObject({
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   metrics_public: z.preprocess(boolOf, z.boolean()),
   plugins: z.preprocess(listOf, z.array(z.string())),
+  vars_file: z.string().min(1).nullable(),
+  secrets_file: z.string().min(1).nullable(),
 });
 
 type Raw = Record<string, unknown>;
@@ -106,6 +111,8 @@ export const DEFAULTS: Raw = {
   log_level: 'info',
   metrics_public: false,
   plugins: [],
+  vars_file: null,
+  secrets_file: null,
 };
 
 /** Each setting's environment variable: RIVET_ plus its name in capitals. */
@@ -201,5 +208,7 @@ export function resolveServerConfig(sources: ConfigSources): ServerConfig {
     metricsPublic: c.metrics_public,
     adminToken: adminToken === undefined || adminToken === '' ? null : adminToken,
     plugins: Object.freeze([...c.plugins]),
+    varsFile: c.vars_file === null ? null : resolve(c.vars_file),
+    secretsFile: c.secrets_file === null ? null : resolve(c.secrets_file),
   });
 }

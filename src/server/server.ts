@@ -119,7 +119,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   await mkdir(config.data, { recursive: true });
   // RIVET_PLUGINS is already in config.plugins (comma-separated); openLocal must not load them again.
   const local = await openLocal(
-    { home: config.data, plugins: config.plugins, synchronous: config.synchronous },
+    {
+      home: config.data,
+      plugins: config.plugins,
+      synchronous: config.synchronous,
+      ...(config.varsFile === null ? {} : { varsFile: config.varsFile }),
+      ...(config.secretsFile === null ? {} : { secretsFile: config.secretsFile }),
+    },
     { ...env, RIVET_PLUGINS: undefined },
   );
   const data = local.store.serverData();
