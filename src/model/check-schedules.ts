@@ -7,6 +7,22 @@ import { isMap } from './common.ts';
 
 const TIME_ZONES = new Set(Intl.supportedValuesOf('timeZone'));
 
+/**
+ * Whether Intl (and so croner) knows the zone. supportedValuesOf lists canonical names only, and
+ * ICU's canonical names lag IANA's (it lists Asia/Calcutta, not Asia/Kolkata), so aliases are
+ * checked by building a formatter; the list only feeds the suggestion.
+ */
+function knownTimeZone(zone: string): boolean {
+  if (TIME_ZONES.has(zone)) return true;
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function checkSchedules(doc: Record<string, unknown>, sm: SourceMap, out: Diagnostic[]): void {
   if (!isMap(doc.on) || doc.on.schedule === undefined) return;
   const list = Array.isArray(doc.on.schedule) ? doc.on.schedule : [doc.on.schedule];
@@ -31,7 +47,7 @@ export function checkSchedules(doc: Record<string, unknown>, sm: SourceMap, out:
         );
       }
     }
-    if (typeof s.timezone === 'string' && s.timezone !== 'UTC' && !TIME_ZONES.has(s.timezone)) {
+    if (typeof s.timezone === 'string' && !knownTimeZone(s.timezone)) {
       out.push(
         sm.diagnostic('RV209', [...base, 'timezone'], `unknown time zone "${s.timezone}"`, {
           hint: didYouMean(s.timezone, TIME_ZONES) ?? 'use an IANA name such as Europe/Paris',

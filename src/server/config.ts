@@ -9,6 +9,7 @@ import { load } from 'js-yaml';
 import { z } from 'zod';
 import { RivetError } from '../errors.ts';
 import { parseDuration } from '../model/duration.ts';
+import { parseToken } from './auth.ts';
 
 export interface ServerConfig {
   /** Host and port to listen on. */
@@ -174,14 +175,14 @@ export function resolveServerConfig(sources: ConfigSources): ServerConfig {
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const key = String(i.path[0] ?? '');
-      const where = origin[key] === undefined ? 'the config file' : origin[key];
-      const known = Object.keys(DEFAULTS).join(', ');
-      const what =
-        i.code === 'unrecognized_keys' ? `unknown setting ${i.keys.join(', ')} (known: ${known})` : i.message;
-      return `${key === '' ? '' : `${key} `}(from ${where}): ${what}`;
-    });
+    const known = Object.keys(DEFAULTS).join(', ');
+    const from = (key: string): string => origin[key] ?? 'the config file';
+    // An unknown setting is reported on its own line with the file (or flag) it came from.
+    const lines = parsed.error.issues.flatMap((i) =>
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => `${k} (from ${from(k)}): unknown setting (known: ${known})`)
+        : [`${String(i.path[0] ?? '')} (from ${from(String(i.path[0] ?? ''))}): ${i.message}`],
+    );
     throw new RivetError('RV701', `the server configuration is not valid:\n  ${lines.join('\n  ')}`, {
       hint: 'see docs/deploy.md for every setting, its default and its environment variable',
     });
@@ -191,6 +192,15 @@ export function resolveServerConfig(sources: ConfigSources): ServerConfig {
   const port = Number(c.listen.slice(colon + 1));
   if (port > 65535) throw new RivetError('RV701', `listen (from ${origin.listen}): port ${port} is over 65535`);
   const adminToken = sources.env.RIVET_ADMIN_TOKEN;
+  // Checked here, before anything is opened, and on every start (not only the first): a typo
+  // would otherwise go unnoticed until the token is refused. The value is never echoed.
+  if (adminToken !== undefined && adminToken !== '' && parseToken(adminToken) === null) {
+    throw new RivetError(
+      'RV701',
+      'RIVET_ADMIN_TOKEN (from the environment) is not a Rivet token: expected rvt_<16 lowercase letters or digits>.<43 base64url characters>',
+      { hint: 'leave it unset and the server prints a new token on its first start' },
+    );
+  }
   return Object.freeze({
     host: c.listen.slice(0, colon).replace(/^\[|\]$/g, ''),
     port,

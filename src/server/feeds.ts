@@ -65,13 +65,19 @@ export class RunFeeds {
   readonly #logs = new Map<string, Feed<StoredLogLine>>();
   readonly #onError: (error: unknown) => void;
   readonly #off: () => void;
+  readonly #engine: Engine;
 
   constructor(store: Store, engine: Engine, onError: (error: unknown) => void) {
     this.#store = store;
+    this.#engine = engine;
     this.#onError = onError;
     this.#off = engine.on({
       event: (e) => this.#events.get(e.runId)?.wake(),
-      log: (l) => this.#logs.get(l.runId)?.wake(),
+      // The engine announces a log line before its batch is written: wake the feed once it is.
+      log: (l) => {
+        const feed = this.#logs.get(l.runId);
+        if (feed !== undefined) engine.afterCommit(() => feed.wake());
+      },
     });
   }
 
@@ -81,9 +87,12 @@ export class RunFeeds {
   }
 
   logs(runId: string, sub: Subscriber<StoredLogLine>): () => void {
-    return this.#subscribe(this.#logs, runId, sub, (after) =>
+    const off = this.#subscribe(this.#logs, runId, sub, (after) =>
       this.#store.readLogs(runId, { afterSeq: after, limit: 1000 }),
     );
+    // Lines announced before this subscription may still be on their way to the store.
+    this.#engine.afterCommit(() => this.#logs.get(runId)?.wake());
+    return off;
   }
 
   #subscribe<T extends { readonly seq: number }>(

@@ -217,14 +217,34 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const url = `http://${host}:${port}`;
 
   // Runs a crashed server left behind continue here; each is taken over with a new epoch.
-  for (const orphan of await engine.orphanedRuns()) {
-    try {
-      const handle = await engine.resumeRun(orphan.id);
-      handle.done.catch(() => undefined);
-      log.info({ run: orphan.id, workflow: orphan.workflow }, 'run recovered');
-    } catch (error) {
-      log.error({ run: orphan.id, err: error }, 'run could not be recovered');
+  const recoverOrphans = async (): Promise<void> => {
+    for (const orphan of await engine.orphanedRuns()) {
+      try {
+        const handle = await engine.resumeRun(orphan.id);
+        handle.done.catch(() => undefined);
+        log.info({ run: orphan.id, workflow: orphan.workflow }, 'run recovered');
+      } catch (error) {
+        log.error({ run: orphan.id, err: error }, 'run could not be recovered');
+      }
     }
+  };
+  await recoverOrphans();
+  // A run the crashed server had inserted but not yet claimed looks like a run another process is
+  // starting, and orphanedRuns() leaves those alone for 60 s: look again once that window has
+  // passed, or it would stay queued until the next restart (RELIABILITY.md S1, I2).
+  const unclaimed = (await local.store.listRuns({ state: ['queued'], topLevel: true, limit: 1000 })).filter(
+    (r) => r.owner === null && r.startedAt === null && !engine.active.has(r.id),
+  );
+  let cancelRecheck: (() => void) | null = null;
+  if (unclaimed.length > 0 && process.env.ZZ_NO_FIX === undefined) {
+    const newest = Math.max(...unclaimed.map((r) => r.createdAt));
+    cancelRecheck = clock.setTimer(
+      () => {
+        cancelRecheck = null;
+        if (ctx.accepting) void recoverOrphans().catch((error: unknown) => log.error({ err: error }, 'recovery failed'));
+      },
+      Math.max(0, newest + 61_000 - clock.now()),
+    );
   }
   await supervisor.recover();
   await scheduler.start();
@@ -236,6 +256,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       ctx.accepting = false;
+      cancelRecheck?.();
       log.info('stopping: no new work; running tasks may finish');
       scheduler.stop();
       registry.close();

@@ -1,5 +1,7 @@
 /** Approvals: what waits for a decision, and deciding it. */
 import type { FastifyInstance } from 'fastify';
+import type { InputDefinition } from '../../model/common.ts';
+import { resolveInputs } from '../../model/inputs.ts';
 import { canDo, canSee, isApprover } from '../auth.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -100,6 +102,20 @@ export function registerApprovalRoutes(app: FastifyInstance, ctx: ServerContext)
       if (!isApprover(principal, pending.approvers ?? undefined)) {
         req.auditDetail = `${principal.user} is not one of the approvers (${(pending.approvers ?? []).join(', ')})`;
         throw new ApiError('RV703', `${principal.user} is not one of this task's approvers`);
+      }
+      // Checked here, while the task still waits: a typo in a field is the approver's to fix, and
+      // must not reach the task, which would fail the run on it.
+      const checked = resolveInputs(pending.fields as Readonly<Record<string, InputDefinition>>, body.fields ?? {});
+      if (!checked.ok) {
+        const details = checked.problems.map((p) => ({
+          pointer: p.pointer.replace(/^\/inputs\//, '/fields/'),
+          message: p.message.replace(/\binput(s?)\b/g, 'field$1'),
+        }));
+        throw new ApiError('RV705', `the form is not valid: ${details.map((d) => d.message).join('; ')}`, {
+          in: 'body',
+          pointer: details[0]!.pointer,
+          details,
+        });
       }
       const decided = ctx.approvals.decide(run.id, task, body.item ?? null, {
         decision: body.decision,

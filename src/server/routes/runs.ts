@@ -120,6 +120,17 @@ const publicEvent = (e: StoredEvent): Record<string, unknown> => ({
   data: e.data,
 });
 
+/** A log line as both the JSON pages and the stream give it. */
+const publicLog = (l: StoredLogLine): Record<string, unknown> => ({
+  seq: l.seq,
+  task: l.task,
+  item: l.item,
+  attempt: l.attempt,
+  stream: l.stream,
+  at: iso(l.at),
+  line: l.line,
+});
+
 const runParams = {
   type: 'object',
   required: ['id'],
@@ -332,21 +343,27 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServerContext): voi
 
   app.post(
     '/v1/runs/:id/resume',
-    op('run', {
-      operationId: 'resumeRun',
-      summary: 'Resumes a failed or cancelled run, or re-runs from a task',
-      description:
-        'Succeeded tasks are kept; `from` (TASK, TASK[i] or TASK/CHILD_TASK) runs that task and everything downstream again.',
-      tags: ['runs'],
-      params: runParams,
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { from: { type: 'string', maxLength: 300 } },
+    {
+      // The body is optional: a resume without `from` may send none at all.
+      preValidation: async (req: FastifyRequest) => {
+        req.body ??= {};
       },
-      response: { 202: runSchema },
-      extraErrors: [503],
-    }),
+      ...op('run', {
+        operationId: 'resumeRun',
+        summary: 'Resumes a failed or cancelled run, or re-runs from a task',
+        description:
+          'Succeeded tasks are kept; `from` (TASK, TASK[i] or TASK/CHILD_TASK) runs that task and everything downstream again.',
+        tags: ['runs'],
+        params: runParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { from: { type: 'string', maxLength: 300 } },
+        },
+        response: { 202: runSchema },
+        extraErrors: [503],
+      }),
+    },
     async (req, reply) => {
       const { run } = await visibleRun(ctx, req, (req.params as { id: string }).id, 'run');
       refuseWhenStopping(ctx);
@@ -357,6 +374,10 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServerContext): voi
         const handle = await ctx.engine.resumeRun(run.id, from === undefined ? {} : { from });
         handle.done.catch(() => undefined);
       } catch (error) {
+        // The engine words a bad `from` for the CLI (RV502, "--from X: ..."); here it is a body field.
+        if (error instanceof RivetError && error.code === 'RV502' && from !== undefined) {
+          throw new ApiError('RV705', error.message.replace(/^--from /, 'from '), { in: 'body', pointer: '/from' });
+        }
         if (error instanceof RivetError) throw fromRivetError(error);
         throw error;
       }
@@ -432,7 +453,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServerContext): voi
       });
       const page = lines.slice(0, q.limit);
       return {
-        items: page.map((l) => ({ ...l, at: iso(l.at) })),
+        items: page.map(publicLog),
         next: lines.length > q.limit ? page.at(-1)!.seq : null,
       };
     },
@@ -556,11 +577,20 @@ function streamEvents(
 ): void {
   const sse = openSse(ctx, req, reply);
   let ended = false;
+  let lastTerminal: number | null = null;
   const off = ctx.feeds.events(run.id, {
     cursor,
     send: (e) => {
       sse.send(e.seq, e.type, publicEvent(e));
-      if (TERMINAL_EVENTS.has(e.type)) finish();
+      // A resumed run has an earlier end in its log: only an end that nothing follows in the same
+      // read (the feed sends a read's records synchronously) ends the stream.
+      lastTerminal = TERMINAL_EVENTS.has(e.type) ? e.seq : null;
+      if (lastTerminal !== null) {
+        const seq = lastTerminal;
+        queueMicrotask(() => {
+          if (lastTerminal === seq) finish();
+        });
+      }
     },
   });
   const finish = (): void => {
@@ -591,7 +621,7 @@ function streamLogs(
   const sub = {
     cursor,
     accept,
-    send: (l: StoredLogLine) => sse.send(l.seq, 'log', { ...l, at: iso(l.at) }),
+    send: (l: StoredLogLine) => sse.send(l.seq, 'log', publicLog(l)),
   };
   const offLogs = ctx.feeds.logs(run.id, sub);
   // The stream ends once the run ends, after every line written before its end.
