@@ -46,6 +46,7 @@ export function defaultChildEnv(): Record<string, string> {
       v === undefined ||
       k.startsWith('RIVET_SECRET_') ||
       k === 'RIVET_TOKEN' ||
+      k === 'RIVET_ADMIN_TOKEN' ||
       k.startsWith('RIVET_CRASH') ||
       k === 'RIVET_TEST_FAULT'
     )

@@ -236,12 +236,13 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     (r) => r.owner === null && r.startedAt === null && !engine.active.has(r.id),
   );
   let cancelRecheck: (() => void) | null = null;
-  if (unclaimed.length > 0 && process.env.ZZ_NO_FIX === undefined) {
+  if (unclaimed.length > 0) {
     const newest = Math.max(...unclaimed.map((r) => r.createdAt));
     cancelRecheck = clock.setTimer(
       () => {
         cancelRecheck = null;
-        if (ctx.accepting) void recoverOrphans().catch((error: unknown) => log.error({ err: error }, 'recovery failed'));
+        if (ctx.accepting)
+          void recoverOrphans().catch((error: unknown) => log.error({ err: error }, 'recovery failed'));
       },
       Math.max(0, newest + 61_000 - clock.now()),
     );
