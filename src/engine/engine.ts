@@ -82,6 +82,7 @@ export class Engine {
   #poller: NodeJS.Timeout | undefined;
   #fatal: Error | null = null;
   #stopping = false;
+  readonly #savedVersions = new Set<string>();
 
   constructor(options: EngineOptions) {
     this.options = options;
@@ -116,13 +117,17 @@ export class Engine {
     const now = this.clock.now();
     const id = request.id ?? newRunId(now);
     const inputs = this.#storedInputs(source, request.inputs);
-    await this.options.store.saveWorkflowVersion({
-      version: source.version,
-      name: source.workflow.name,
-      file: source.file,
-      source: source.source,
-      createdAt: now,
-    });
+    // A version is its content hash: once saved by this engine, saving it again changes nothing.
+    if (!this.#savedVersions.has(source.version)) {
+      await this.options.store.saveWorkflowVersion({
+        version: source.version,
+        name: source.workflow.name,
+        file: source.file,
+        source: source.source,
+        createdAt: now,
+      });
+      this.#savedVersions.add(source.version);
+    }
     const scope = this.buildScope(source, request.inputs, id, request.trigger ?? 'manual', request.event ?? null, now);
     const concurrencyKey = this.#concurrencyKey(source, scope);
     // Through the retrying write: a store that is briefly busy or full does not crash the start (C8).
