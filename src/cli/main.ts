@@ -75,13 +75,20 @@ export async function main(
   const local = (c: Command): Command =>
     c
       .option('--home <dir>', 'the local store folder (default: .rivet, or RIVET_HOME)')
-      .option('--plugin <module>', 'load task kinds from a plugin module (repeatable)', collect);
+      .option('--plugin <module>', 'load task kinds from a plugin module (repeatable)', collect)
+      .option('--server <url>', 'go through the API of a Rivet server (or RIVET_SERVER; token in RIVET_TOKEN)');
+  // With a server (--server or RIVET_SERVER) a command goes through the API: remote.ts, loaded only then.
+  const remote = (opts: Record<string, unknown>): boolean =>
+    opts.server !== undefined || (process.env.RIVET_SERVER ?? '').trim() !== '';
 
   local(
     cli
       .command('run')
-      .description('run a workflow on the local store; exit 0 ok, 1 failed, 2 invalid, 130 cancelled')
-      .argument('<file>', 'workflow file (YAML)')
+      .description('run a workflow on the local store (or a server); exit 0 ok, 1 failed, 2 invalid, 130 cancelled')
+      .argument(
+        '<file>',
+        'workflow file (YAML); with --server, the name of a workflow on the server (a file gives its name:)',
+      )
       .option('-i, --input <name=value>', "an input (repeatable); text is read as the input's declared type", collect)
       .option('--inputs-file <file>', 'inputs from a YAML or JSON file')
       .option('--var <name=value>', 'a deployment variable (repeatable; also RIVET_VAR_<NAME>)', collect)
@@ -93,6 +100,11 @@ export async function main(
       .option('--dry-run', 'print the plan without running anything')
       .option('--json', 'print NDJSON events'),
   ).action(async (file: string, opts: Record<string, unknown>) => {
+    if (remote(opts)) {
+      const { runRemote } = await import('./remote.ts');
+      code = await runRemote(file, { ...opts, input: (opts.input as string[] | undefined) ?? [] }, io);
+      return;
+    }
     const { runCommand } = await import('./run.ts');
     code = await runCommand(
       file,
@@ -110,19 +122,29 @@ export async function main(
     );
   });
 
-  const runs = cli.command('runs').description('list, show, follow, resume and cancel runs of the local store');
+  const runs = cli
+    .command('runs')
+    .description('list, show, follow, resume and cancel runs of the local store (or of a server: --server)');
   local(runs.command('list').description('recent runs, newest first'))
     .option('-w, --workflow <name>', 'only runs of this workflow')
     .option('-s, --state <states>', 'only runs in these states (comma-separated)')
     .option('-n, --limit <n>', 'how many', int)
     .option('--json', 'print JSON')
     .action(async (opts: Record<string, unknown>) => {
+      if (remote(opts)) {
+        code = await (await import('./remote.ts')).listRemote(opts, io);
+        return;
+      }
       const { listCommand } = await import('./runs.ts');
       code = await listCommand({ ...localOpts(opts), ...(opts as object) }, io);
     });
   local(runs.command('show').description('a run with its tasks').argument('<run>', 'run id (or a unique prefix)'))
     .option('--json', 'print JSON')
     .action(async (run: string, opts: Record<string, unknown>) => {
+      if (remote(opts)) {
+        code = await (await import('./remote.ts')).showRemote(run, opts, io);
+        return;
+      }
       const { showCommand } = await import('./runs.ts');
       code = await showCommand(run, { ...localOpts(opts), json: opts.json === true }, io);
     });
@@ -131,6 +153,10 @@ export async function main(
     .option('-f, --follow', 'keep printing until the run ends')
     .option('--json', 'print NDJSON')
     .action(async (run: string, opts: Record<string, unknown>) => {
+      if (remote(opts)) {
+        code = await (await import('./remote.ts')).logsRemote(run, opts, io);
+        return;
+      }
       const { logsCommand } = await import('./runs.ts');
       code = await logsCommand(run, { ...localOpts(opts), ...(opts as object) }, io);
     });
@@ -148,11 +174,19 @@ export async function main(
     .option('--secrets-file <file>', 'secrets')
     .option('--json', 'print NDJSON events')
     .action(async (run: string, opts: Record<string, unknown>) => {
+      if (remote(opts)) {
+        code = await (await import('./remote.ts')).resumeRemote(run, opts, io);
+        return;
+      }
       const { resumeCommand } = await import('./runs.ts');
       code = await resumeCommand(run, { ...localOpts(opts), ...(opts as object) }, io);
     });
   local(runs.command('cancel').description('cancel a run').argument('<run>', 'run id (or a unique prefix)')).action(
     async (run: string, opts: Record<string, unknown>) => {
+      if (remote(opts)) {
+        code = await (await import('./remote.ts')).cancelRemote(run, opts, io);
+        return;
+      }
       const { cancelCommand } = await import('./runs.ts');
       code = await cancelCommand(run, localOpts(opts), io);
     },
@@ -170,9 +204,64 @@ export async function main(
     .option('--field <name=value>', 'a form field of the approval (repeatable)', collect)
     .option('--as <name>', 'who decides (default: your user name)')
     .action(async (run: string, task: string, opts: Record<string, unknown>) => {
+      if (remote(opts)) {
+        code = await (await import('./remote.ts')).approveRemote(run, task, opts, io);
+        return;
+      }
       const { approveCommand } = await import('./runs.ts');
       code = await approveCommand(run, task, { ...localOpts(opts), ...(opts as object) }, io);
     });
+
+  const processes = cli
+    .command('process')
+    .description('start, stop and watch the processes of a Rivet server (needs --server or RIVET_SERVER)');
+  const processAction =
+    (action: 'start' | 'stop' | 'restart' | 'status' | 'logs') =>
+    async (name: string | undefined, opts: Record<string, unknown>): Promise<void> => {
+      const { processCommand } = await import('./process.ts');
+      code = await processCommand(action, name, opts, io);
+    };
+  const onServer = (c: Command): Command =>
+    c
+      .option('--server <url>', 'the Rivet server (or RIVET_SERVER; token in RIVET_TOKEN)')
+      .option('--json', 'print JSON');
+  onServer(
+    processes
+      .command('start')
+      .description('start a process (the answer comes once it is spawned)')
+      .argument('<name>', 'process name (or its process file)'),
+  )
+    .option('--wait', 'wait until it is ready (exit 1 if it fails or ends instead)')
+    .action(processAction('start'));
+  onServer(
+    processes
+      .command('restart')
+      .description('stop and start a process again')
+      .argument('<name>', 'process name (or its process file)'),
+  )
+    .option('--wait', 'wait until it is ready (exit 1 if it fails or ends instead)')
+    .action(processAction('restart'));
+  onServer(
+    processes
+      .command('stop')
+      .description('stop a process: its stop signal, the grace period, then SIGKILL')
+      .argument('<name>', 'process name (or its process file)'),
+  ).action(processAction('stop'));
+  onServer(
+    processes
+      .command('status')
+      .description('a process (name, status, pid, restarts, readiness), or every process')
+      .argument('[name]', 'process name (or its process file)'),
+  ).action(processAction('status'));
+  onServer(
+    processes
+      .command('logs')
+      .description("a process's recent output")
+      .argument('<name>', 'process name (or its process file)'),
+  )
+    .option('-f, --follow', 'keep printing new lines (until Ctrl-C)')
+    .option('-n, --lines <n>', 'how many recent lines (default 500)', int)
+    .action(processAction('logs'));
 
   cli
     .command('server')

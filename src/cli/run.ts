@@ -38,6 +38,14 @@ export interface RunOptions extends LocalOptions {
 
 /** Reads `--inputs-file` and `--input name=value` (text read as each input's declared type). */
 export function gatherInputs(workflow: Workflow, opts: RunOptions): Record<string, unknown> {
+  return gatherInputValues(workflow.document.inputs ?? {}, opts);
+}
+
+/** gatherInputs for declarations known without the workflow (`rivet run --server` reads them from the API). */
+export function gatherInputValues(
+  defs: Readonly<Record<string, { readonly type: string }>>,
+  opts: Pick<RunOptions, 'input' | 'inputsFile'>,
+): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
   if (opts.inputsFile !== undefined) {
     let data: unknown;
@@ -54,7 +62,6 @@ export function gatherInputs(workflow: Workflow, opts: RunOptions): Record<strin
     }
     Object.assign(raw, data);
   }
-  const defs = workflow.document.inputs ?? {};
   for (const pair of opts.input ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new RivetError('RV502', `--input ${JSON.stringify(pair)}: expected name=value`);

@@ -37,7 +37,7 @@ async function readEventsOf(store: Store, runId: string): ReturnType<Store['read
   }
 }
 
-function stateMark(io: Io, state: string): string {
+export function stateMark(io: Io, state: string): string {
   const o = io.stdout;
   switch (state) {
     case 'succeeded':
@@ -53,7 +53,7 @@ function stateMark(io: Io, state: string): string {
   }
 }
 
-function when(at: number | null): string {
+export function when(at: number | null): string {
   return at === null ? '-' : new Date(at).toISOString().replace('T', ' ').slice(0, 19);
 }
 
@@ -87,7 +87,23 @@ export async function listCommand(
 }
 
 /** A run as shown to people and scripts (no owner internals). */
-export function publicRun(r: RunRecord): Record<string, unknown> {
+export function publicRun(
+  r: Pick<
+    RunRecord,
+    | 'id'
+    | 'workflow'
+    | 'version'
+    | 'state'
+    | 'trigger'
+    | 'inputs'
+    | 'parentRun'
+    | 'createdAt'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'outputs'
+    | 'error'
+  >,
+): Record<string, unknown> {
   return {
     id: r.id,
     workflow: r.workflow,
@@ -104,7 +120,10 @@ export function publicRun(r: RunRecord): Record<string, unknown> {
   };
 }
 
-function taskLine(io: Io, t: TaskSummary): string {
+export function taskLine(
+  io: Io,
+  t: Pick<TaskSummary, 'task' | 'item' | 'status' | 'attempts' | 'startedAt' | 'finishedAt' | 'cached' | 'reason'>,
+): string {
   const took = t.startedAt !== null && t.finishedAt !== null ? duration(t.finishedAt - t.startedAt) : '';
   const extra = [
     t.attempts > 1 ? `${t.attempts} attempts` : '',
