@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { type PlatformApi, startPlatformApi } from '../examples/platform-api/server.ts';
 import { KindRegistry, loadPlugin } from '../src/kinds/registry.ts';
@@ -357,9 +358,53 @@ async function readmeEnv(): Promise<NodeJS.ProcessEnv> {
   return env;
 }
 
-for (const args of commands) {
+// `rivet server` lines start a server (on a free port instead of the README's 8080) that stays up
+// for the commands after them, which get its URL and the admin token it printed (RIVET_TOKEN).
+let readmeServer: { child: ChildProcess; url: string; token: string } | undefined;
+after(async () => {
+  if (readmeServer === undefined) return;
+  readmeServer.child.kill('SIGTERM');
+  const { code } = await exitOf(readmeServer.child);
+  assert.equal(code, 0, 'the README server stops cleanly on SIGTERM');
+});
+
+async function startReadmeServer(args: string[]): Promise<void> {
+  const port = await new Promise<number>((r) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as { port: number }).port;
+      probe.close(() => r(p));
+    });
+  });
+  const child = spawn(process.execPath, ['bin/rivet.js', ...args, '--listen', `127.0.0.1:${port}`], {
+    cwd: repo,
+    env: { ...(await readmeEnv()), RIVET_LOG_LEVEL: 'warn' },
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!/listening on/.test(err)) {
+    assert.ok(child.exitCode === null && Date.now() < deadline, `rivet server did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const token = /rvt_\S+/.exec(err)?.[0];
+  assert.ok(token !== undefined, `rivet server printed no admin token: ${err}`);
+  readmeServer = { child, url: `http://127.0.0.1:${port}`, token };
+}
+
+for (const command of commands) {
+  let args = command;
   test(`README: rivet ${args.join(' ')}`, async () => {
-    const child = spawn(process.execPath, ['bin/rivet.js', ...args], { cwd: repo, env: await readmeEnv() });
+    if (args[0] === 'server') {
+      await startReadmeServer(args);
+      return;
+    }
+    const env = await readmeEnv();
+    if (args.includes('--server')) {
+      assert.ok(readmeServer !== undefined, 'a --server command comes after a `rivet server` line');
+      args = args.map((a) => a.replace('http://127.0.0.1:8080', readmeServer!.url));
+      env.RIVET_TOKEN = readmeServer.token;
+    }
+    const child = spawn(process.execPath, ['bin/rivet.js', ...args], { cwd: repo, env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

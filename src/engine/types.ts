@@ -43,6 +43,8 @@ export interface EngineOptions {
   readonly prompt?: (request: ApprovalPrompt, signal: AbortSignal) => Promise<Decision | null>;
   /** Loads a child workflow file (the workflow kind); default: loadWorkflow with the registry's kinds. */
   readonly loadChild?: (file: string) => Promise<WorkflowSource>;
+  /** Finds a workflow by name for `workflow: { name }` tasks (the server's registry); none locally. */
+  readonly loadByName?: (name: string) => WorkflowSource | undefined;
   /** How often other processes' commands (approve, cancel) are looked for. Default 250 ms. */
   readonly commandPollMs?: number;
   /** How long a failing store write is retried before the engine gives up. Default 30 s. */

@@ -62,6 +62,13 @@ export function waitForDecision(
 }
 
 async function loadChildSource(engine: Engine, run: ActiveRun, request: ChildRequest): Promise<WorkflowSource> {
+  if (request.file === undefined && request.name !== undefined && engine.options.loadByName !== undefined) {
+    const named = engine.options.loadByName(request.name);
+    if (named === undefined) {
+      throw new TaskFailure('error', `workflow "${request.name}": no such workflow on this server`, { retryable: false });
+    }
+    return named;
+  }
   if (request.file === undefined) {
     throw new TaskFailure(
       'error',

@@ -158,6 +158,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     ...(config.runConcurrency === null ? {} : { runCapacity: config.runConcurrency }),
     killGraceMs: config.killGraceMs,
     prompt: approvals.prompt,
+    loadByName: (name) => {
+      const w = registry.get(name);
+      return w === undefined || w.kind !== 'tasks' ? undefined : w.source;
+    },
   });
   const redactor = engine.redactor;
   const supervisor = new Supervisor({ data, redact: (s) => redactor.text(s), now: () => clock.now() });
