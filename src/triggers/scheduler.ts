@@ -346,6 +346,7 @@ export class Scheduler {
   /** Fires `tick` if given (the armed timer's), then the missed ticks by policy, then arms the next. */
   async #due(live: Live, tick: number | null, fromNow = false): Promise<void> {
     const { id } = live.def;
+    let ok = true;
     try {
       if (tick !== null) await this.#fireTick(live, tick, 'tick');
       if (live.abort.signal.aborted) return;
@@ -358,9 +359,10 @@ export class Scheduler {
       live.after = Math.max(live.after, last);
       await this.#catchUp(live, now);
     } catch (error) {
+      ok = false;
       this.#report(id, error);
     } finally {
-      this.#arm(live);
+      this.#arm(live, ok);
     }
   }
 
@@ -437,12 +439,24 @@ export class Scheduler {
     live.after = Math.max(live.after, tick);
   }
 
-  #arm(live: Live): void {
+  /** `healthy`: the last pass did not fail (after a failure, overdue ticks wait for the next tick). */
+  #arm(live: Live, healthy = true): void {
     live.cancelTimer?.();
     live.cancelTimer = null;
     live.nextTick = null;
     if (live.abort.signal.aborted) return;
     const now = this.#clock.now();
+    // A tick that fell due while the last fires were in flight (a catch-up computes its ticks
+    // before firing them) is a missed tick: a catch-up pass handles it now, by the policy.
+    const overdue = healthy && live.after > 0 ? live.cron.nextRun(new Date(live.after))?.getTime() : undefined;
+    if (overdue !== undefined && overdue <= now) {
+      live.nextTick = overdue;
+      live.cancelTimer = this.#clock.setTimer(() => {
+        live.cancelTimer = null;
+        void this.#enqueue(live.def.id, () => this.#due(live, null)).catch(() => undefined);
+      }, 0);
+      return;
+    }
     const next = live.cron.nextRun(new Date(Math.max(live.after, now)))?.getTime();
     if (next === undefined) return;
     live.nextTick = next;
