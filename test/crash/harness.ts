@@ -256,11 +256,18 @@ export class RivetProcess {
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString('utf8');
     });
+    live.add(this);
+    // 'exit' can come before the last output was read: resolve once the pipes closed too (bounded,
+    // in case an orphaned grandchild still holds one open).
+    const closed = new Promise<void>((r) => this.child.once('close', () => r()));
     this.exited = new Promise((done) =>
       this.child.once('exit', (code, signal) => {
         this.exitedAt = performance.now();
-        this.#notify();
-        done({ code, signal });
+        live.delete(this);
+        void Promise.race([closed, new Promise((r) => setTimeout(r, 1_000))]).then(() => {
+          this.#notify();
+          done({ code, signal });
+        });
       }),
     );
   }
@@ -332,6 +339,9 @@ function cleanEnv(): Record<string, string> {
   return env;
 }
 
+/** Processes started by `rivet()` that have not exited. */
+const live = new Set<RivetProcess>();
+
 export function rivet(args: readonly string[], options: RivetOptions): RivetProcess {
   return new RivetProcess(args, options);
 }
@@ -357,7 +367,15 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: 
       results[i] = await fn(items[i]!, i);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  } catch (error) {
+    // A failed trial leaves its processes behind (a run waiting on an approval never ends): kill
+    // them, or they keep the test file, and so the whole suite, from finishing.
+    next = items.length;
+    for (const p of live) p.child.kill('SIGKILL');
+    throw error;
+  }
   return results;
 }
 
