@@ -232,6 +232,11 @@ export async function main(
       .argument('<name>', 'process name (or its process file)'),
   )
     .option('--wait', 'wait until it is ready (exit 1 if it fails or ends instead)')
+    .option(
+      '-i, --input <name=value>',
+      "an input (repeatable), instead of its default; read as the input's type",
+      collect,
+    )
     .action(processAction('start'));
   onServer(
     processes
@@ -240,6 +245,11 @@ export async function main(
       .argument('<name>', 'process name (or its process file)'),
   )
     .option('--wait', 'wait until it is ready (exit 1 if it fails or ends instead)')
+    .option(
+      '-i, --input <name=value>',
+      "an input (repeatable), instead of its default; read as the input's type",
+      collect,
+    )
     .action(processAction('restart'));
   onServer(
     processes

@@ -3,6 +3,7 @@
  * these commands exist with a server only (`--server URL` or RIVET_SERVER, token in RIVET_TOKEN).
  * A NAME may also be a process file: its `name:` is used.
  */
+import { fromText } from '../model/inputs.ts';
 import { RivetError } from '../errors.ts';
 import { Client, nameOf, RemoteError, seg } from './remote-client.ts';
 import { followSse } from './remote-sse.ts';
@@ -37,6 +38,8 @@ export interface ProcessOptions {
   readonly follow?: boolean;
   readonly wait?: boolean;
   readonly lines?: number;
+  /** `name=value` inputs for start and restart (text read as each input's declared type). */
+  readonly input?: readonly string[];
 }
 
 function clientFor(opts: ProcessOptions): Client {
@@ -106,6 +109,28 @@ async function named<T>(client: Client, name: string, p: Promise<T>): Promise<T>
   }
 }
 
+/** `-i name=value` pairs as JSON values of each input's declared type (the process file's `inputs`). */
+async function typedInputs(
+  client: Client,
+  name: string,
+  pairs: readonly string[],
+): Promise<Record<string, unknown> | undefined> {
+  if (pairs.length === 0) return undefined;
+  const wf = await named(
+    client,
+    name,
+    client.request<{ inputs: Record<string, { type?: string }> }>('GET', `/v1/workflows/${seg(name)}`),
+  );
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new RivetError('RV502', `--input ${JSON.stringify(pair)}: expected name=value`);
+    const key = pair.slice(0, eq);
+    out[key] = fromText(wf.inputs[key]?.type ?? 'string', pair.slice(eq + 1));
+  }
+  return out;
+}
+
 export async function processCommand(
   action: 'start' | 'stop' | 'restart' | 'status' | 'logs',
   arg: string | undefined,
@@ -136,7 +161,15 @@ export async function processCommand(
     case 'restart':
     case 'stop': {
       // A stop waits for the process group to be gone (its grace period): no time limit here.
-      let p = await named(client, name, client.request<ApiProcess>('POST', `${path}/${action}`, { timeoutMs: null }));
+      const inputs = action === 'stop' ? undefined : await typedInputs(client, name, opts.input ?? []);
+      let p = await named(
+        client,
+        name,
+        client.request<ApiProcess>('POST', `${path}/${action}`, {
+          timeoutMs: null,
+          ...(inputs === undefined ? {} : { body: { inputs } }),
+        }),
+      );
       if (action !== 'stop' && opts.wait === true) {
         while (!UP.has(p.status) && !ENDED.has(p.status)) {
           await new Promise((r) => setTimeout(r, 200));

@@ -35,6 +35,11 @@ export interface ServerContext {
   accepting: boolean;
   /** True once recovery finished and the server listens. */
   ready: boolean;
+  /**
+   * Defines a process again with these inputs (for its next start and the restarts after it);
+   * answers the input problems, with JSON pointers, when they are not valid (nothing changes then).
+   */
+  defineProcess(name: string, inputs: Readonly<Record<string, unknown>>): { pointer: string; message: string }[];
   /** Open event streams per token (the SSE limit). */
   readonly streams: Map<string, number>;
 }

@@ -84,9 +84,10 @@ function bootstrapAdmin(data: ServerData, config: ServerConfig, now: number): st
 export function renderProcessSpec(
   source: WorkflowSource,
   scope: { vars: Record<string, unknown>; secrets: Record<string, string>; env: Record<string, string> },
+  given: Readonly<Record<string, unknown>> = {},
 ): ProcessSpec {
   const doc = source.workflow.document;
-  const inputs = resolveInputs(doc.inputs, {});
+  const inputs = resolveInputs(doc.inputs, given);
   if (!inputs.ok) {
     throw new Error(`its inputs need values: ${inputs.problems.map((p) => p.message).join('; ')}`);
   }
@@ -191,15 +192,29 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     accepting: true,
     ready: false,
     streams: new Map(),
+    defineProcess: () => [],
   };
   ctxRef = ctx;
 
+  // Inputs a process was last started with (kept in memory: a server restart goes back to the defaults).
+  const processInputs = new Map<string, Readonly<Record<string, unknown>>>();
+  const scopeOf = () => ({ vars: local.vars, secrets: local.secrets, env: local.envScope });
+  ctx.defineProcess = (name, inputs) => {
+    const w = registry.get(name);
+    if (w === undefined || w.kind !== 'process') return [{ pointer: '', message: `no process ${name}` }];
+    const checked = resolveInputs(w.source.workflow.document.inputs, inputs);
+    if (!checked.ok) return checked.problems.map((p) => ({ pointer: p.pointer, message: p.message }));
+    const spec = renderProcessSpec(w.source, scopeOf(), checked.values);
+    supervisor.define(name, { file: w.source.file, version: w.source.version, spec });
+    processInputs.set(name, checked.values);
+    return [];
+  };
   const syncDefinitions = (): void => {
     const defs = [];
     for (const w of registry.list()) {
       if (w.kind === 'process') {
         try {
-          const spec = renderProcessSpec(w.source, { vars: local.vars, secrets: local.secrets, env: local.envScope });
+          const spec = renderProcessSpec(w.source, scopeOf(), processInputs.get(w.name) ?? {});
           supervisor.define(w.name, { file: w.source.file, version: w.source.version, spec });
         } catch (error) {
           log.error({ process: w.name, err: redactor.text((error as Error).message) }, 'process definition not loaded');

@@ -100,24 +100,58 @@ export function registerProcessRoutes(app: FastifyInstance, ctx: ServerContext):
   );
 
   for (const action of ['start', 'stop', 'restart'] as const) {
+    const takesInputs = action !== 'stop';
     app.post(
       `/v1/processes/:name/${action}`,
-      op('run', {
-        operationId: `${action}Process`,
-        summary:
-          action === 'start'
-            ? 'Starts a process (answers once it is spawned; readiness shows in its status)'
-            : action === 'stop'
-              ? 'Stops a process: its stop signal, the grace period, then SIGKILL to its process group'
-              : 'Stops and starts a process again',
-        tags: ['processes'],
-        params,
-        response: { 200: processSchema },
-        extraErrors: action === 'stop' ? [] : [503],
-      }),
+      {
+        // The body is optional: `{"inputs": {...}}` only to start with other inputs than the defaults.
+        preValidation: async (req: FastifyRequest) => {
+          req.body ??= {};
+        },
+        ...op('run', {
+          operationId: `${action}Process`,
+          summary:
+            action === 'start'
+              ? 'Starts a process (answers once it is spawned; readiness shows in its status)'
+              : action === 'stop'
+                ? 'Stops a process: its stop signal, the grace period, then SIGKILL to its process group'
+                : 'Stops and starts a process again',
+          ...(takesInputs
+            ? {
+                description:
+                  "`inputs` (checked against the process file's `inputs`; a 400 names each bad field) replace the defaults " +
+                  'for this start and the restarts that follow it, until the next start with other inputs.',
+              }
+            : {}),
+          tags: ['processes'],
+          params,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            properties: takesInputs ? { inputs: { type: 'object', additionalProperties: true } } : {},
+          },
+          response: { 200: processSchema },
+          extraErrors: takesInputs ? [503] : [],
+        }),
+      },
       async (req) => {
         const info = await visible(req, 'run');
-        if (action !== 'stop' && !ctx.accepting) throw new ApiError('RV710', 'the server is shutting down');
+        if (takesInputs && !ctx.accepting) throw new ApiError('RV710', 'the server is shutting down');
+        const { inputs } = req.body as { inputs?: Record<string, unknown> };
+        if (inputs !== undefined) {
+          const problems = ctx.defineProcess(info.name, inputs);
+          if (problems.length > 0) {
+            throw new ApiError(
+              'RV601',
+              `${problems.length} input(s) are not valid: ${problems.map((d) => `${d.pointer} ${d.message}`).join('; ')}`,
+              {
+                in: 'body',
+                pointer: problems[0]!.pointer,
+                details: problems,
+              },
+            );
+          }
+        }
         const after = await ctx.supervisor[action](info.name);
         return publicProcess(after, true);
       },
