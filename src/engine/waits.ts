@@ -65,7 +65,9 @@ async function loadChildSource(engine: Engine, run: ActiveRun, request: ChildReq
   if (request.file === undefined && request.name !== undefined && engine.options.loadByName !== undefined) {
     const named = engine.options.loadByName(request.name);
     if (named === undefined) {
-      throw new TaskFailure('error', `workflow "${request.name}": no such workflow on this server`, { retryable: false });
+      throw new TaskFailure('error', `workflow "${request.name}": no such workflow on this server`, {
+        retryable: false,
+      });
     }
     return named;
   }

@@ -13,7 +13,11 @@ import type { TimerClock } from '../../src/engine/clock.ts';
 import { resolveServerConfig } from '../../src/server/config.ts';
 import { type RunningServer, startServer } from '../../src/server/server.ts';
 
-export interface ApiResponse<T = any> {
+/** A JSON answer as the tests read it: its shape is what the assertions check. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked by assertions
+export type Json = any;
+
+export interface ApiResponse<T = Json> {
   readonly status: number;
   readonly headers: Headers;
   readonly body: T;
@@ -145,7 +149,7 @@ export async function until<T>(
 export interface SseFrame {
   readonly id: string | null;
   readonly event: string;
-  readonly data: any;
+  readonly data: Json;
 }
 
 /**

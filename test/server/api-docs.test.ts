@@ -57,7 +57,9 @@ async function runBash(
 // under CI a missing tool fails it.
 const missing = ['bash', 'curl', 'jq'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
 if (missing.length > 0 && process.env.CI !== undefined) {
-  throw new Error(`docs/api.md examples need ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')})`);
+  throw new Error(
+    `docs/api.md examples need ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')})`,
+  );
 }
 const skip = missing.length > 0 ? `docs/api.md examples need ${missing.join(', ')}, not installed here` : false;
 
