@@ -90,7 +90,8 @@ const schema = z.strictObject({
   synchronous: z.enum(['FULL', 'NORMAL']),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   metrics_public: z.preprocess(boolOf, z.boolean()),
-  plugins: z.preprocess(listOf, z.array(z.string())),
+  // `:`-separated like the CLI's RIVET_PLUGINS (and PATH); `,` works too.
+  plugins: z.preprocess((v) => (typeof v === 'string' ? listOf(v.replaceAll(':', ',')) : v), z.array(z.string())),
   vars_file: z.string().min(1).nullable(),
   secrets_file: z.string().min(1).nullable(),
 });
