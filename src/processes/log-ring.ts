@@ -1,7 +1,9 @@
 /**
  * The recent output of one process, in a fixed-size ring: a process that runs for weeks must not
- * grow the server's memory. Sequence numbers keep counting across restarts, so a client can resume
- * after the last line it saw.
+ * grow the server's memory. Sequence numbers keep counting across restarts of the process, so a
+ * client can resume after the last line it saw; a new server starts them above the last one's
+ * (`first`: its start time in µs), so a client that follows across a server restart sees the new
+ * lines instead of waiting for the count to catch up.
  */
 
 export type ProcessLogStream = 'stdout' | 'stderr' | 'info';
@@ -16,11 +18,14 @@ export interface ProcessLogLine {
 export class LogRing {
   readonly #capacity: number;
   readonly #lines: (ProcessLogLine | undefined)[];
-  #next = 1;
+  readonly #first: number;
+  #next: number;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, first = 1) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`logLines must be at least 1`);
     this.#capacity = capacity;
+    this.#first = first;
+    this.#next = first;
     this.#lines = new Array<ProcessLogLine | undefined>(capacity);
   }
 
@@ -36,7 +41,7 @@ export class LogRing {
    * `afterSeq`, the newest `limit` lines (a tail).
    */
   read(afterSeq?: number, limit = this.#capacity): ProcessLogLine[] {
-    const oldest = Math.max(1, this.#next - this.#capacity);
+    const oldest = Math.max(this.#first, this.#next - this.#capacity);
     const count = Math.max(0, Math.min(limit, this.#capacity));
     const from =
       afterSeq === undefined ? Math.max(oldest, this.#next - count) : Math.max(oldest, Math.floor(afterSeq) + 1);

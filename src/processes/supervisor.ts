@@ -173,7 +173,7 @@ export class Supervisor {
       lastError: null,
       timer: undefined,
       queue: Promise.resolve(),
-      logs: new LogRing(this.#logLines),
+      logs: new LogRing(this.#logLines, this.#now() * 1000),
       listeners: new Set(),
     });
   }
