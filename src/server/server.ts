@@ -146,8 +146,17 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     onError: (error) => log.error({ err: error }, 'workflow reload failed'),
   });
   await registry.reload();
-  for (const p of registry.problems()) {
+  // One line for the lot (a folder may hold other YAML files too); each file's problems at debug,
+  // and for admins in GET /v1/workflows.
+  const problems = registry.problems();
+  if (problems.length > 0) {
     log.warn(
+      { count: problems.length, files: problems.slice(0, 5).map((p) => p.file) },
+      `${problems.length} file(s) of the workflows folder are not valid workflows and were not loaded (GET /v1/workflows lists their problems)`,
+    );
+  }
+  for (const p of problems) {
+    log.debug(
       { file: p.file, problems: p.diagnostics.map((d) => `${d.line}:${d.col} ${d.code} ${d.message}`) },
       'workflow file not loaded',
     );
