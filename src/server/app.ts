@@ -205,19 +205,15 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     if (!MUTATING.has(req.method)) return;
     const status = reply.statusCode;
     const schema = req.routeOptions.schema as { operationId?: string } | undefined;
-    try {
-      ctx.data.appendAudit({
-        at: ctx.clock.now(),
-        actor: req.principal?.user ?? 'anonymous',
-        action: schema?.operationId ?? `${req.method} ${route}`,
-        target: req.auditTarget ?? (Object.values((req.params ?? {}) as Record<string, string>).join('/') || null),
-        outcome: status < 400 ? 'allowed' : status === 401 || status === 403 || status === 404 ? 'denied' : 'failed',
-        status,
-        detail: req.auditDetail,
-      });
-    } catch (error) {
-      req.log.error({ err: error }, 'cannot write the audit entry');
-    }
+    ctx.audit.add({
+      at: ctx.clock.now(),
+      actor: req.principal?.user ?? 'anonymous',
+      action: schema?.operationId ?? `${req.method} ${route}`,
+      target: req.auditTarget ?? (Object.values((req.params ?? {}) as Record<string, string>).join('/') || null),
+      outcome: status < 400 ? 'allowed' : status === 401 || status === 403 || status === 404 ? 'denied' : 'failed',
+      status,
+      detail: req.auditDetail,
+    });
   });
 
   app.setErrorHandler(async (error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
@@ -235,6 +231,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     return reply.status(404).send(api.body());
   });
 
+  app.addHook('onClose', async () => ctx.audit.flush());
   registerRoutes(app, ctx);
   return app;
 }

@@ -9,6 +9,7 @@ import type { ServerData } from '../store/server-types.ts';
 import type { Store } from '../store/types.ts';
 import type { Scheduler } from '../triggers/scheduler.ts';
 import type { Approvals } from './approvals.ts';
+import type { AuditWriter } from './audit.ts';
 import type { ServerConfig } from './config.ts';
 import type { RunFeeds } from './feeds.ts';
 import type { Metrics } from './metrics.ts';
@@ -20,6 +21,8 @@ export interface ServerContext {
   readonly clock: TimerClock;
   readonly store: Store;
   readonly data: ServerData;
+  /** Where audit entries go (batched per event-loop turn). */
+  readonly audit: AuditWriter;
   readonly kinds: KindRegistry;
   readonly engine: Engine;
   readonly registry: WorkflowRegistry;

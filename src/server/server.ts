@@ -19,6 +19,7 @@ import { Scheduler, schedulesOf } from '../triggers/scheduler.ts';
 import type { ServerData } from '../store/server-types.ts';
 import { buildApp } from './app.ts';
 import { Approvals } from './approvals.ts';
+import { AuditWriter } from './audit.ts';
 import { mintToken, parseToken } from './auth.ts';
 import type { ServerConfig } from './config.ts';
 import type { ServerContext } from './context.ts';
@@ -188,6 +189,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     clock,
     store: local.store,
     data,
+    audit: new AuditWriter(data, log),
     kinds: local.kinds,
     engine,
     registry,

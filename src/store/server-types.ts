@@ -86,7 +86,8 @@ export interface ServerData {
   revokeToken(id: string, at: number): boolean;
   touchToken(id: string, at: number): void;
 
-  appendAudit(entry: AuditEntry): void;
+  /** Appends entries in one transaction. */
+  appendAudit(entries: readonly AuditEntry[]): void;
   listAudit(filter?: AuditFilter): StoredAuditEntry[];
 
   getSchedule(id: string): ScheduleState | undefined;

@@ -50,6 +50,7 @@ export function registerAuditRoutes(app: FastifyInstance, ctx: ServerContext): v
     }),
     async (req) => {
       requireRole(req, 'admin');
+      ctx.audit.flush();
       const q = req.query as {
         actor?: string;
         action?: string;

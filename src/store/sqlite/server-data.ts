@@ -131,10 +131,19 @@ export class SqliteServerData implements ServerData {
     this.#stmt('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(at, id);
   }
 
-  appendAudit(e: AuditEntry): void {
-    this.#stmt(
+  appendAudit(entries: readonly AuditEntry[]): void {
+    if (entries.length === 0) return;
+    const insert = this.#stmt(
       'INSERT INTO audit (at, actor, action, target, outcome, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ).run(e.at, e.actor, e.action, e.target, e.outcome, e.status, e.detail);
+    );
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const e of entries) insert.run(e.at, e.actor, e.action, e.target, e.outcome, e.status, e.detail);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   listAudit(filter: AuditFilter = {}): StoredAuditEntry[] {
