@@ -6,7 +6,7 @@
 import { fromText } from '../model/inputs.ts';
 import { RivetError } from '../errors.ts';
 import { Client, nameOf, RemoteError, seg } from './remote-client.ts';
-import { followSse } from './remote-sse.ts';
+import { followSse, outageNotes } from './remote-sse.ts';
 import { EXIT } from './main.ts';
 import { type Io, paint, printable, printableLine } from './output.ts';
 
@@ -207,7 +207,6 @@ async function logs(client: Client, name: string, path: string, opts: ProcessOpt
   for (const l of items) print(l);
   if (opts.follow !== true) return EXIT.ok;
   // Follows until Ctrl-C; a dropped connection (a server restart) is picked up again.
-  let outage = false;
   await followSse({
     client,
     path: `${path}/logs`,
@@ -217,14 +216,7 @@ async function logs(client: Client, name: string, path: string, opts: ProcessOpt
     onFrame: (frame) => {
       if (frame.event === 'log') print(JSON.parse(frame.data) as ApiProcessLog);
     },
-    onDown: () => {
-      outage = true;
-      io.stderr.write(`lost the connection to ${client.url}; reconnecting\n`);
-    },
-    onUp: () => {
-      if (outage) io.stderr.write(`reconnected to ${client.url}\n`);
-      outage = false;
-    },
+    ...outageNotes((text) => io.stderr.write(`${text}\n`), client.url),
   });
   return EXIT.ok;
 }

@@ -95,6 +95,21 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
  * Throws a RivetError for an answer that retrying cannot change (401, 403, 404), or once
  * `attempts` connections in a row failed.
  */
+/** `onDown`/`onUp` for a follower that says when the connection is lost and when it is back. */
+export function outageNotes(note: (text: string) => void, url: string): Pick<FollowOptions, 'onDown' | 'onUp'> {
+  let outage = false;
+  return {
+    onDown: () => {
+      outage = true;
+      note(`lost the connection to ${url}; reconnecting`);
+    },
+    onUp: () => {
+      if (outage) note(`reconnected to ${url}`);
+      outage = false;
+    },
+  };
+}
+
 export async function followSse(options: FollowOptions): Promise<boolean> {
   const { client, path, signal } = options;
   const attempts = options.attempts ?? 30;

@@ -8,7 +8,7 @@ import type { EngineEvent, EngineLog, RunOutcome } from '../engine/types.ts';
 import { RivetError } from '../errors.ts';
 import { fromText } from '../model/inputs.ts';
 import { Client, nameOf, RemoteError, seg } from './remote-client.ts';
-import { followSse, type SseFrame } from './remote-sse.ts';
+import { followSse, outageNotes, type SseFrame } from './remote-sse.ts';
 import { EXIT } from './main.ts';
 import { type Io, paint, printable, printableLine } from './output.ts';
 import { duration, type Reporter, type RunInfo, unitName } from './report.ts';
@@ -602,7 +602,6 @@ export async function logsRemote(
     return EXIT.ok;
   }
   const stop = new AbortController();
-  let outage = false;
   await followSse({
     client,
     path: `/v1/runs/${seg(run.id)}/logs${opts.task === undefined ? '' : `?${new URLSearchParams({ task: opts.task })}`}`,
@@ -610,14 +609,7 @@ export async function logsRemote(
     onFrame: (frame) => {
       if (frame.event === 'log') print(JSON.parse(frame.data) as ApiLog);
     },
-    onDown: () => {
-      outage = true;
-      io.stderr.write(`lost the connection to ${client.url}; reconnecting\n`);
-    },
-    onUp: () => {
-      if (outage) io.stderr.write(`reconnected to ${client.url}\n`);
-      outage = false;
-    },
+    ...outageNotes((text) => io.stderr.write(`${text}\n`), client.url),
   });
   return EXIT.ok;
 }
